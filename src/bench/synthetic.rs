@@ -1,0 +1,139 @@
+//! Synthetic llama-shaped checkpoints for benchmarks: deterministic pseudo-random weights,
+//! genuine HF layout (config.json + model.safetensors).
+
+use std::path::Path;
+
+use anyhow::Result;
+use rayon::prelude::*;
+
+use crate::checkpoint::{DType, PlannedTensor};
+
+/// Dimensions of a llama-family model.
+#[derive(Debug, Clone, Copy)]
+pub struct LlamaShape {
+    /// Vocabulary size.
+    pub vocab: usize,
+    /// Hidden size.
+    pub hidden: usize,
+    /// MLP intermediate size.
+    pub intermediate: usize,
+    /// Decoder layers.
+    pub layers: usize,
+}
+
+impl LlamaShape {
+    /// Vocab 32000, 16 layers, intermediate = 2.75 × hidden, hidden (a multiple of 64) chosen
+    /// to approach `params`. 271 M gives hidden 1024 / intermediate 2816, the issue's reference.
+    pub fn for_params(params: u64) -> LlamaShape {
+        let (vocab, layers) = (32000usize, 16usize);
+        // params ≈ 2·vocab·h + layers·(4h² + 3·2.75h²) = 2·vocab·h + 12.25·layers·h².
+        let a = 12.25 * layers as f64;
+        let b = 2.0 * vocab as f64;
+        let h = (-b + (b * b + 4.0 * a * params as f64).sqrt()) / (2.0 * a);
+        let hidden = ((h / 64.0).round() as usize).max(1) * 64;
+        LlamaShape {
+            vocab,
+            hidden,
+            intermediate: hidden * 11 / 4,
+            layers,
+        }
+    }
+
+    /// Parameter count.
+    pub fn params(&self) -> usize {
+        let (h, i) = (self.hidden, self.intermediate);
+        2 * self.vocab * h + h + self.layers * (4 * h * h + 3 * h * i + 2 * h)
+    }
+
+    /// Every tensor's (name, shape), HF llama naming, no biases.
+    pub fn tensors(&self) -> Vec<(String, Vec<usize>)> {
+        let (h, i) = (self.hidden, self.intermediate);
+        let mut v = vec![("model.embed_tokens.weight".to_string(), vec![self.vocab, h])];
+        for l in 0..self.layers {
+            let p = format!("model.layers.{l}");
+            v.push((format!("{p}.input_layernorm.weight"), vec![h]));
+            for n in ["q_proj", "k_proj", "v_proj", "o_proj"] {
+                v.push((format!("{p}.self_attn.{n}.weight"), vec![h, h]));
+            }
+            v.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
+            v.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h]));
+            v.push((format!("{p}.mlp.up_proj.weight"), vec![i, h]));
+            v.push((format!("{p}.mlp.down_proj.weight"), vec![h, i]));
+        }
+        v.push(("model.norm.weight".to_string(), vec![h]));
+        v.push(("lm_head.weight".to_string(), vec![self.vocab, h]));
+        v
+    }
+}
+
+/// Writes a model: variant 0 is the base; others add a small variant-specific perturbation.
+pub fn write_model(dir: &Path, shape: &LlamaShape, variant: u64) -> Result<()> {
+    let tensors = shape
+        .tensors()
+        .into_iter()
+        .enumerate()
+        .map(|(ti, (name, dims))| {
+            let planned = PlannedTensor {
+                name,
+                dtype: DType::BF16,
+                shape: dims,
+            };
+            let fill = move |v: &mut [f32]| {
+                v.par_chunks_mut(1 << 16).enumerate().for_each(|(c, ch)| {
+                    for (j, x) in ch.iter_mut().enumerate() {
+                        let i = (c << 16) + j;
+                        let base = hash01(ti as u64, i as u64, 0) - 0.5;
+                        let delta = if variant == 0 {
+                            0.0
+                        } else {
+                            hash01(ti as u64, i as u64, variant) - 0.5
+                        };
+                        *x = 0.04 * base + 0.002 * delta;
+                    }
+                });
+            };
+            (planned, Box::new(fill) as Box<dyn Fn(&mut [f32]) + Sync>)
+        })
+        .collect();
+    super::write_tensors(dir, tensors)?;
+    let cfg = serde_json::json!({
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": shape.hidden,
+        "intermediate_size": shape.intermediate,
+        "num_hidden_layers": shape.layers,
+        "num_attention_heads": (shape.hidden / 64).max(1),
+        "num_key_value_heads": (shape.hidden / 64).max(1),
+        "vocab_size": shape.vocab,
+        "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": false,
+        "torch_dtype": "bfloat16",
+    });
+    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg)?)?;
+    Ok(())
+}
+
+/// A stateless hash of (a, b, c) to [0, 1) (SplitMix64 finalizer).
+fn hash01(a: u64, b: u64, c: u64) -> f32 {
+    let mut z = a
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(b.wrapping_mul(0xbf58_476d_1ce4_e5b9))
+        .wrapping_add(c.wrapping_mul(0x94d0_49bb_1331_11eb));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 40) as f32 / (1u64 << 24) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_shape_matches_the_issue() {
+        // The issue's 271M model: vocab 32000, hidden 1024, 16 layers.
+        let s = LlamaShape::for_params(271_000_000);
+        assert_eq!((s.hidden, s.intermediate, s.layers), (1024, 2816, 16));
+        assert!((s.params() as f64 - 271e6).abs() / 271e6 < 0.01);
+    }
+}

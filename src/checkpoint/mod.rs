@@ -1,0 +1,10 @@
+//! Hugging Face safetensors checkpoints: memory-mapped reading, dtypes, streaming writing.
+
+pub mod dtype;
+pub mod model_dir;
+pub mod names;
+pub mod writer;
+
+pub use dtype::DType;
+pub use model_dir::{ModelDir, TensorMeta};
+pub use writer::{CheckpointWriter, PlannedTensor};

@@ -1,0 +1,109 @@
+//! Command-line interface: argument parsing and the `merge` and `bench` subcommands.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::merge::{self, MergeOptions, Plan};
+
+/// mergesearch: merge models the way mergekit does, and search for merge recipes.
+#[derive(Debug, Parser)]
+#[command(name = "mergesearch", version, about)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Merge checkpoints with a mergekit YAML config and write an HF checkpoint.
+    Merge(MergeArgs),
+    /// Benchmarks that print tables.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `mergesearch merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// mergekit-style merge config (YAML).
+    pub config: PathBuf,
+    /// Output directory (written atomically; an existing one is replaced at the end).
+    pub out_dir: PathBuf,
+    /// Seed for DARE/DELLA masks: the same seed gives the same bytes on any thread count.
+    #[arg(long, default_value_t = 0)]
+    pub random_seed: u64,
+    /// Maximum bytes per output shard (a single larger tensor gets its own shard).
+    #[arg(long, default_value_t = 5_000_000_000)]
+    pub out_shard_size: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `mergesearch bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Merge a synthetic llama-shaped bf16 family with each method; print throughput next to
+    /// this machine's memcpy bandwidth.
+    Merge(crate::bench::BenchMergeArgs),
+}
+
+/// Runs the CLI.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Merge(a) => run_merge(a),
+        Command::Bench(BenchCommand::Merge(a)) => crate::bench::run_merge_bench(a),
+    }
+}
+
+/// Sets the global rayon pool size.
+pub fn set_threads(n: Option<usize>) -> Result<()> {
+    if let Some(n) = n {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("setting the thread count")?;
+    }
+    Ok(())
+}
+
+fn run_merge(a: MergeArgs) -> Result<()> {
+    set_threads(a.threads)?;
+    let plan = Plan::from_file(&a.config)?;
+    let bar = ProgressBar::new(plan.jobs.len() as u64);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} tensors {elapsed} {msg}")
+                .expect("valid template"),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let opts = MergeOptions {
+        seed: a.random_seed,
+    };
+    let s = merge::run(&plan, &a.out_dir, &opts, a.out_shard_size, |_, _, name| {
+        bar.set_message(name.to_string());
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    let moved = (s.bytes_read + s.bytes_written) as f64;
+    println!(
+        "merged {} tensors ({} method) into {}: read {:.2} GB, wrote {:.2} GB in {} shard(s), {:.2} s, {:.2} GB/s",
+        s.tensors,
+        plan.method.name,
+        a.out_dir.display(),
+        s.bytes_read as f64 / 1e9,
+        s.bytes_written as f64 / 1e9,
+        s.shards,
+        s.seconds,
+        moved / 1e9 / s.seconds.max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! The library's error type: every variant names the file, field or tensor at fault.
+
+use std::path::PathBuf;
+
+/// Errors from checkpoint I/O, config validation and merging.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A checkpoint directory or safetensors file is malformed or lacks what the merge needs.
+    #[error("checkpoint {path}: {msg}")]
+    Checkpoint {
+        /// The model directory or shard file.
+        path: PathBuf,
+        /// What was expected and what was found.
+        msg: String,
+    },
+    /// A merge config is invalid (unknown key, missing or out-of-range parameter, ...).
+    #[error("config {path}: {msg}")]
+    Config {
+        /// The YAML file (or `<memory>` for configs built in code).
+        path: PathBuf,
+        /// The field at fault and what was expected.
+        msg: String,
+    },
+    /// A merge method could not merge one tensor.
+    #[error("merging tensor {tensor}: {msg}")]
+    Merge {
+        /// The output tensor name.
+        tensor: String,
+        /// What went wrong.
+        msg: String,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A checkpoint error at `path`.
+    pub fn checkpoint(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Checkpoint {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// A config error in `path`.
+    pub fn config(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Config {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// A merge error for output tensor `tensor`.
+    pub fn merge(tensor: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::Merge {
+            tensor: tensor.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Result with the library's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,129 @@
+//! Executes a [`Plan`]: one output tensor at a time, inputs viewed straight from the memory
+//! maps, merged by the method's kernel, streamed to the shard writer.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::inputs::{SourceView, TensorInputs};
+use super::job::TensorJob;
+use super::plan::Plan;
+use super::registry::MergeOptions;
+use crate::checkpoint::CheckpointWriter;
+use crate::error::{Error, Result};
+
+/// Tokenizer and generation files copied next to the merged weights when present.
+pub const TOKENIZER_FILES: &[&str] = &[
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+    "generation_config.json",
+];
+
+/// What a finished merge did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MergeSummary {
+    /// Output tensors written.
+    pub tensors: usize,
+    /// Input bytes read from the checkpoints.
+    pub bytes_read: u64,
+    /// Tensor bytes written.
+    pub bytes_written: u64,
+    /// Output shards.
+    pub shards: usize,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// Views of one job's inputs inside the plan's memory maps.
+pub fn job_inputs<'a>(plan: &'a Plan, job: &TensorJob) -> TensorInputs<'a> {
+    let cols = *job.shape.last().unwrap_or(&1);
+    let views = job
+        .sources
+        .iter()
+        .map(|s| {
+            let m = &plan.models[s.model];
+            let meta = m
+                .meta(&s.tensor)
+                .expect("plan checked every input tensor exists");
+            let src_cols = *meta.shape.last().unwrap_or(&1);
+            SourceView {
+                bytes: m.bytes(meta),
+                dtype: meta.dtype,
+                src_cols: if job.shape.len() >= 2 { src_cols } else { cols },
+                cols,
+                exact: false,
+            }
+        })
+        .collect();
+    TensorInputs::new(views, &job.shape, job.load_dtype)
+}
+
+/// Merges one job into output bytes.
+pub fn merge_job(plan: &Plan, job: &TensorJob, opts: &MergeOptions) -> Result<Vec<u8>> {
+    let inputs = job_inputs(plan, job);
+    (plan.method.kernel)(job, &inputs, opts)
+}
+
+/// Runs the whole plan into `out_dir` (atomically), calling `progress(done, total, name)`
+/// after each tensor.
+pub fn run(
+    plan: &Plan,
+    out_dir: &Path,
+    opts: &MergeOptions,
+    max_shard_bytes: u64,
+    mut progress: impl FnMut(usize, usize, &str),
+) -> Result<MergeSummary> {
+    let start = Instant::now();
+    let mut writer = CheckpointWriter::create(out_dir, plan.planned_tensors(), max_shard_bytes)?;
+    let mut bytes_read = 0u64;
+    for (i, job) in plan.jobs.iter().enumerate() {
+        let inputs = job_inputs(plan, job);
+        bytes_read += inputs.bytes_read() as u64;
+        let bytes = (plan.method.kernel)(job, &inputs, opts)?;
+        writer.write_tensor(&job.name, &bytes)?;
+        progress(i + 1, plan.jobs.len(), &job.name);
+    }
+    write_side_files(plan, writer.tmp_dir())?;
+    let summary = MergeSummary {
+        tensors: plan.jobs.len(),
+        bytes_read,
+        bytes_written: writer.bytes_written(),
+        shards: writer.num_shards(),
+        seconds: 0.0,
+    };
+    writer.finish()?;
+    Ok(MergeSummary {
+        seconds: start.elapsed().as_secs_f64(),
+        ..summary
+    })
+}
+
+/// config.json (layer count and dtype updated), tokenizer files, and the merge config.
+fn write_side_files(plan: &Plan, dir: &Path) -> Result<()> {
+    let src = &plan.models[plan.config_model];
+    let mut config = src.config.clone();
+    if let Some(obj) = config.as_object_mut() {
+        obj.insert("num_hidden_layers".into(), plan.out_layers.into());
+        if let Some(d) = plan.named_dtype {
+            obj.insert("torch_dtype".into(), d.torch_name().into());
+        }
+    }
+    let p = dir.join("config.json");
+    let text = serde_json::to_string_pretty(&config).expect("json value serializes");
+    std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+    let tok = &plan.models[plan.tokenizer_model];
+    for f in TOKENIZER_FILES {
+        let from = tok.path.join(f);
+        if from.exists() {
+            let to = dir.join(f);
+            std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
+        }
+    }
+    let p = dir.join("mergekit_config.yml");
+    std::fs::write(&p, plan.config.to_yaml()).map_err(|e| Error::io(&p, e))?;
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! `ram` (Reinforced Agent Merging): task-vector entries above `epsilon` in magnitude are
+//! kept whole where only one model changes them and averaged where several do.
+//!
+//! ## References
+//! - <https://arxiv.org/abs/2601.13572>
+
+use super::common::base_of;
+use crate::error::Result;
+use crate::merge::inputs::TensorInputs;
+use crate::merge::job::TensorJob;
+use crate::merge::registry::MergeOptions;
+
+/// Merges one tensor.
+pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+    let base = base_of(job)?;
+    let mut which = vec![base];
+    which.extend(job.others());
+    let eps = job.global.or("epsilon", 1e-5) as f32;
+    Ok(inputs.map_chunks(&which, job.out_dtype, |_, ins, out| {
+        for (i, o) in out.iter_mut().enumerate() {
+            let b = ins[0][i];
+            let (mut sum, mut count) = (0f32, 0u32);
+            for x in &ins[1..] {
+                let d = x[i] - b;
+                if d.abs() > eps {
+                    sum += d;
+                    count += 1;
+                }
+            }
+            *o = if count > 1 {
+                b + sum / count as f32
+            } else {
+                b + sum
+            };
+        }
+    }))
+}

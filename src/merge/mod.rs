@@ -1,0 +1,42 @@
+//! Merge methods with mergekit's semantics, their parameter resolution, and the engine that
+//! runs a merge config against checkpoints.
+//!
+//! Flow: [`config::MergeConfig`] (raw YAML) → [`plan::Plan`] (validated, one
+//! [`job::TensorJob`] per output tensor) → [`engine::run`] (kernels from
+//! [`registry::METHODS`] over memory-mapped inputs → streaming writer).
+
+pub mod config;
+pub mod engine;
+pub mod inputs;
+pub mod job;
+pub mod methods;
+pub mod plan;
+pub mod registry;
+pub mod rng;
+pub mod setting;
+pub mod sparsify;
+pub mod topk;
+
+pub use config::MergeConfig;
+pub use engine::{run, MergeSummary};
+pub use inputs::TensorInputs;
+pub use job::{Params, TensorJob};
+pub use plan::Plan;
+pub use registry::{method, MergeOptions, MethodDef, METHODS};
+
+use crate::error::Result;
+
+/// Merges in-memory f32 tensors with `method` (tests, tools, the lazy candidate): returns
+/// the merged values.
+pub fn merge_f32(
+    method: &MethodDef,
+    job: &TensorJob,
+    tensors: &[&[f32]],
+    opts: &MergeOptions,
+) -> Result<Vec<f32>> {
+    let inputs = TensorInputs::from_f32(tensors, &job.shape);
+    let mut job = job.clone();
+    job.out_dtype = crate::checkpoint::DType::F32;
+    let bytes = (method.kernel)(&job, &inputs, opts)?;
+    Ok(inputs::decode(job.out_dtype, &bytes))
+}
