@@ -40,3 +40,24 @@ pub fn merge_f32(
     let bytes = (method.kernel)(&job, &inputs, opts)?;
     Ok(inputs::decode(job.out_dtype, &bytes))
 }
+
+/// Fills every parameter `job` leaves unset with the method's schema default (what the
+/// planner does for configs), so jobs built in code behave like configs.
+pub fn fill_defaults(method: &MethodDef, job: &mut TensorJob) {
+    use registry::{ParamDefault, Scope};
+    for def in method.params {
+        let ParamDefault::Value(v) = def.default else {
+            continue;
+        };
+        match def.scope {
+            Scope::Global => {
+                job.global.0.entry(def.name).or_insert(v);
+            }
+            Scope::PerModel => {
+                for s in &mut job.sources {
+                    s.params.0.entry(def.name).or_insert(v);
+                }
+            }
+        }
+    }
+}
