@@ -47,7 +47,10 @@ fn assert_close(got: &[f32], want: &[f64], tol: f64) {
 }
 
 fn add(base: &[f32], delta: &[f64]) -> Vec<f32> {
-    base.iter().zip(delta).map(|(b, d)| (*b as f64 + d) as f32).collect()
+    base.iter()
+        .zip(delta)
+        .map(|(b, d)| (*b as f64 + d) as f32)
+        .collect()
 }
 
 const NO: &[(&str, f64)] = &[];
@@ -60,7 +63,14 @@ fn linear_weighted_average_and_sum() {
     let got = run("linear", &[2], None, &w, NO, &[&a, &b, &c]);
     assert_close(&got, &[(1.0 + 6.0 + 0.5) / 4.0, (2.0 - 8.0) / 4.0], 1e-6);
     // normalize: false → a + 2b + c
-    let got = run("linear", &[2], None, &w, &[("normalize", 0.0)], &[&a, &b, &c]);
+    let got = run(
+        "linear",
+        &[2],
+        None,
+        &w,
+        &[("normalize", 0.0)],
+        &[&a, &b, &c],
+    );
     assert_close(&got, &[7.5, -6.0], 1e-6);
 }
 
@@ -70,7 +80,14 @@ fn task_arithmetic_adds_weighted_task_vectors_times_lambda() {
     let x1 = [2.0f32, 2.0, 1.0]; // δ1 = [1, 0, -2]
     let x2 = [1.0f32, 4.0, 3.5]; // δ2 = [0, 2, 0.5]
     let w: [&[(&str, f64)]; 3] = [&[], &[("weight", 0.5)], &[("weight", 1.0)]];
-    let got = run("task_arithmetic", &[3], Some(0), &w, &[("lambda", 2.0)], &[&base, &x1, &x2]);
+    let got = run(
+        "task_arithmetic",
+        &[3],
+        Some(0),
+        &w,
+        &[("lambda", 2.0)],
+        &[&base, &x1, &x2],
+    );
     // b + λ(0.5 δ1 + δ2) = b + 2·[0.5, 2, -0.5]
     assert_close(&got, &[2.0, 6.0, 2.0], 1e-6);
 }
@@ -82,7 +99,14 @@ fn normalize_with_zero_weight_sum_divides_by_one() {
     let x1 = [1.0f32, 1.0];
     let x2 = [0.5f32, 3.0];
     let w: [&[(&str, f64)]; 3] = [&[], &[("weight", 1.0)], &[("weight", -1.0)]];
-    let got = run("task_arithmetic", &[2], Some(0), &w, &[("normalize", 1.0)], &[&base, &x1, &x2]);
+    let got = run(
+        "task_arithmetic",
+        &[2],
+        Some(0),
+        &w,
+        &[("normalize", 1.0)],
+        &[&base, &x1, &x2],
+    );
     assert_close(&got, &[0.5, -1.0], 1e-6);
 }
 
@@ -112,7 +136,9 @@ fn ties_elects_signs_on_weighted_deltas_after_magnitude_pruning() {
 fn dare_keeps_density_fraction_and_rescales_to_the_l1_norm() {
     let n = 20_000;
     let base: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.1).collect();
-    let delta: Vec<f64> = (0..n).map(|i| ((i * 37 % 101) as f64 - 50.0) * 1e-3).collect();
+    let delta: Vec<f64> = (0..n)
+        .map(|i| ((i * 37 % 101) as f64 - 50.0) * 1e-3)
+        .collect();
     let x = add(&base, &delta);
     let w: [&[(&str, f64)]; 2] = [&[], &[("weight", 0.5), ("density", 0.3)]];
     let got = run_seeded("dare_linear", &[n], Some(0), &w, NO, &[&base, &x], 42);
@@ -141,9 +167,21 @@ fn breadcrumbs_drops_outliers_and_small_values() {
     let base = [0.0f32; 10];
     // magnitudes 1..=10 in scrambled order, alternating signs
     let mags = [3.0f32, 10.0, 1.0, 7.0, 5.0, 9.0, 2.0, 8.0, 4.0, 6.0];
-    let x: Vec<f32> = mags.iter().enumerate().map(|(i, m)| if i % 2 == 0 { *m } else { -m }).collect();
+    let x: Vec<f32> = mags
+        .iter()
+        .enumerate()
+        .map(|(i, m)| if i % 2 == 0 { *m } else { -m })
+        .collect();
     let keep_mags = |lo: f32, hi: f32| -> Vec<f64> {
-        x.iter().map(|v| if v.abs() >= lo && v.abs() <= hi { *v as f64 } else { 0.0 }).collect()
+        x.iter()
+            .map(|v| {
+                if v.abs() >= lo && v.abs() <= hi {
+                    *v as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect()
     };
     // density 0.5, gamma 0.2: n_top = 2 outliers (10, 9) dropped, then the smallest
     // n_bot = 10 − 5 − 2 = 3 (1, 2, 3) dropped → magnitudes 4..=8 kept.
@@ -164,7 +202,15 @@ fn della_keep_probability_rises_with_magnitude_rank() {
     let base = vec![0f32; n];
     let x: Vec<f32> = (0..n).map(|i| ((i * 2003) % n) as f32 + 1.0).collect();
     let w: [&[(&str, f64)]; 2] = [&[], &[("weight", 1.0), ("density", 0.5), ("epsilon", 0.4)]];
-    let got = run_seeded("della_linear", &[n], Some(0), &w, &[("rescale", 0.0)], &[&base, &x], 3);
+    let got = run_seeded(
+        "della_linear",
+        &[n],
+        Some(0),
+        &w,
+        &[("rescale", 0.0)],
+        &[&base, &x],
+        3,
+    );
     let kept = |lo: f32, hi: f32| {
         let idx: Vec<usize> = (0..n).filter(|&i| x[i] >= lo && x[i] <= hi).collect();
         idx.iter().filter(|&&i| got[i] != 0.0).count() as f64 / idx.len() as f64
@@ -182,14 +228,38 @@ fn della_keep_probability_rises_with_magnitude_rank() {
 fn slerp_interpolates_on_the_sphere_and_lerps_parallel_vectors() {
     // Orthogonal: θ = π/2, t = 0.5 → s0 = s1 = sin(π/4) / 1.
     let s = std::f64::consts::FRAC_1_SQRT_2;
-    let got = run("slerp", &[2], Some(0), &[NO, NO], &[("t", 0.5)], &[&[2.0, 0.0], &[0.0, 1.0]]);
+    let got = run(
+        "slerp",
+        &[2],
+        Some(0),
+        &[NO, NO],
+        &[("t", 0.5)],
+        &[&[2.0, 0.0], &[0.0, 1.0]],
+    );
     assert_close(&got, &[2.0 * s, s], 1e-6);
     // t = 0.25: s0 = sin(3π/8), s1 = sin(π/8).
-    let got = run("slerp", &[2], Some(0), &[NO, NO], &[("t", 0.25)], &[&[1.0, 0.0], &[0.0, 1.0]]);
-    let (a, b) = ((3.0 * std::f64::consts::PI / 8.0).sin(), (std::f64::consts::PI / 8.0).sin());
+    let got = run(
+        "slerp",
+        &[2],
+        Some(0),
+        &[NO, NO],
+        &[("t", 0.25)],
+        &[&[1.0, 0.0], &[0.0, 1.0]],
+    );
+    let (a, b) = (
+        (3.0 * std::f64::consts::PI / 8.0).sin(),
+        (std::f64::consts::PI / 8.0).sin(),
+    );
     assert_close(&got, &[a, b], 1e-6);
     // cos > 0.9995: plain lerp (1 − t)·v0 + t·v1.
-    let got = run("slerp", &[2], Some(0), &[NO, NO], &[("t", 0.3)], &[&[1.0, 0.0], &[1.0, 1e-3]]);
+    let got = run(
+        "slerp",
+        &[2],
+        Some(0),
+        &[NO, NO],
+        &[("t", 0.3)],
+        &[&[1.0, 0.0], &[1.0, 1e-3]],
+    );
     assert_close(&got, &[1.0, 0.3e-3], 1e-6);
 }
 
@@ -203,12 +273,34 @@ fn nuslerp_uses_weight_ratio_and_works_row_wise() {
     // Not flattened, 2×2: each row its own slerp. Row 0 orthogonal, row 1 parallel (lerp).
     let a = [1.0f32, 0.0, 2.0, 2.0];
     let b = [0.0f32, 1.0, 1.0, 1.0];
-    let got = run("nuslerp", &[2, 2], None, &w, &[("nuslerp_flatten", 0.0)], &[&a, &b]);
-    assert_close(&got, &[(0.25 * p).sin(), (0.75 * p).sin(), 1.25, 1.25], 1e-6);
+    let got = run(
+        "nuslerp",
+        &[2, 2],
+        None,
+        &w,
+        &[("nuslerp_flatten", 0.0)],
+        &[&a, &b],
+    );
+    assert_close(
+        &got,
+        &[(0.25 * p).sin(), (0.75 * p).sin(), 1.25, 1.25],
+        1e-6,
+    );
     // With a base: base + nuslerp(δ0, δ1).
     let base = [1.0f32, 1.0];
-    let got = run("nuslerp", &[2], Some(0), &[NO, w[0], w[1]], NO, &[&base, &[2.0, 1.0], &[1.0, 2.0]]);
-    assert_close(&got, &[1.0 + (0.25 * p).sin(), 1.0 + (0.75 * p).sin()], 1e-6);
+    let got = run(
+        "nuslerp",
+        &[2],
+        Some(0),
+        &[NO, w[0], w[1]],
+        NO,
+        &[&base, &[2.0, 1.0], &[1.0, 2.0]],
+    );
+    assert_close(
+        &got,
+        &[1.0 + (0.25 * p).sin(), 1.0 + (0.75 * p).sin()],
+        1e-6,
+    );
 }
 
 #[test]
@@ -218,7 +310,10 @@ fn multislerp_is_the_normalized_weighted_direction_times_mean_norm() {
     let xs: [&[f32]; 3] = [&[3.0, 0.0, 0.0], &[0.0, 2.0, 0.0], &[1.0, 1.0, 1.0]];
     let w = [1.0, 2.0, 1.0];
     let wn: Vec<f64> = w.iter().map(|x| x / 4.0).collect();
-    let norms: Vec<f64> = xs.iter().map(|x| x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt()).collect();
+    let norms: Vec<f64> = xs
+        .iter()
+        .map(|x| x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt())
+        .collect();
     let mut m = [0f64; 3];
     for k in 0..3 {
         for i in 0..3 {
@@ -242,7 +337,14 @@ fn karcher_mean_of_directions_on_a_circle_is_the_mean_angle() {
     let got = run("karcher", &[2], None, &[NO, NO, NO], NO, &[&a, &b, &c]);
     assert_close(&got, &[deg(40.0).cos(), deg(40.0).sin()], 1e-5);
     // Norms 2 and 1 at 0° and 90°: direction 45°, scale (2 + 1)/2.
-    let got = run("karcher", &[2], None, &[NO, NO], NO, &[&[2.0, 0.0], &[0.0, 1.0]]);
+    let got = run(
+        "karcher",
+        &[2],
+        None,
+        &[NO, NO],
+        NO,
+        &[&[2.0, 0.0], &[0.0, 1.0]],
+    );
     let h = 1.5 * std::f64::consts::FRAC_1_SQRT_2;
     assert_close(&got, &[h, h], 1e-5);
 }
@@ -254,15 +356,33 @@ fn model_stock_with_two_and_three_fine_tunes() {
     let w0 = [1.0f32, 1.0];
     let w1 = [2.0f32, 1.0];
     let w2 = [1.5f32, 1.0 + 0.75f32.sqrt()];
-    let got = run("model_stock", &[2], Some(0), &[NO, NO, NO], NO, &[&w0, &w1, &w2]);
+    let got = run(
+        "model_stock",
+        &[2],
+        Some(0),
+        &[NO, NO, NO],
+        NO,
+        &[&w0, &w1, &w2],
+    );
     let t = 2.0 / 3.0;
     let avg = [(2.0 + 1.5) / 2.0, (1.0 + 1.0 + 0.75f64.sqrt()) / 2.0];
-    assert_close(&got, &[t * avg[0] + (1.0 - t), t * avg[1] + (1.0 - t)], 1e-5);
+    assert_close(
+        &got,
+        &[t * avg[0] + (1.0 - t), t * avg[1] + (1.0 - t)],
+        1e-5,
+    );
     // Three: offsets e1, e1 + e2, e2 → pairwise cos 1/√2, 0, 1/√2 → mean √2/3;
     // t = 3c / (1 + 2c).
     let z = [0.0f32; 3];
     let (a, b, c) = ([1.0f32, 0.0, 0.0], [1.0f32, 1.0, 0.0], [0.0f32, 1.0, 0.0]);
-    let got = run("model_stock", &[3], Some(0), &[NO, NO, NO, NO], NO, &[&z, &a, &b, &c]);
+    let got = run(
+        "model_stock",
+        &[3],
+        Some(0),
+        &[NO, NO, NO, NO],
+        NO,
+        &[&z, &a, &b, &c],
+    );
     let cos = 2f64.sqrt() / 3.0;
     let t = 3.0 * cos / (1.0 + 2.0 * cos);
     assert_close(&got, &[t * 2.0 / 3.0, t * 2.0 / 3.0, 0.0], 1e-5);
@@ -274,7 +394,14 @@ fn model_stock_filter_wise_uses_one_angle_per_row() {
     let w0 = [0.0f32, 0.0, 1.0, 1.0];
     let w1 = [1.0f32, 0.0, 2.0, 2.0];
     let w2 = [0.0f32, 1.0, 2.0, 2.0];
-    let got = run("model_stock", &[2, 2], Some(0), &[NO, NO, NO], &[("filter_wise", 1.0)], &[&w0, &w1, &w2]);
+    let got = run(
+        "model_stock",
+        &[2, 2],
+        Some(0),
+        &[NO, NO, NO],
+        &[("filter_wise", 1.0)],
+        &[&w0, &w1, &w2],
+    );
     assert_close(&got, &[0.0, 0.0, 2.0, 2.0], 1e-6);
 }
 
@@ -290,7 +417,14 @@ fn sce_weights_by_mean_square_and_erases_minority_signs() {
     assert_close(&got, &[1.5, -1.5, 1.0], 1e-6);
     // select_topk 0.5: variances 1, 2.25, 0 → 2 non-zero → k = 1 → keep i1 only.
     // Masked weights 4/3 and 1/3 → 0.8, 0.2; i1 elected − → −2; others 0.
-    let got = run("sce", &[3], Some(0), &[NO, NO, NO], &[("select_topk", 0.5)], &[&base, &x1, &x2]);
+    let got = run(
+        "sce",
+        &[3],
+        Some(0),
+        &[NO, NO, NO],
+        &[("select_topk", 0.5)],
+        &[&base, &x1, &x2],
+    );
     assert_close(&got, &[0.5, -1.5, 0.5], 1e-6);
 }
 
@@ -299,7 +433,14 @@ fn nearswap_interpolates_toward_close_values() {
     let a = [0.0f32, 0.0, 0.0];
     let b = [5e-5f32, 1.0, -0.002];
     // w = clamp(t/|a − b|, 0, 1) with t = 1e-3: 20 → 1, 1e-3, 0.5.
-    let got = run("nearswap", &[3], Some(0), &[NO, NO], &[("t", 1e-3)], &[&a, &b]);
+    let got = run(
+        "nearswap",
+        &[3],
+        Some(0),
+        &[NO, NO],
+        &[("t", 1e-3)],
+        &[&a, &b],
+    );
     assert_close(&got, &[5e-5, 1e-3, -0.001], 1e-6);
 }
 
@@ -338,9 +479,12 @@ fn arcee_fusion_moves_only_important_entries() {
     let mut sorted = imp.clone();
     sorted.sort_by(|x, y| x.total_cmp(y));
     let thr = sorted[3] + 1.5 * (sorted[5] - sorted[1]);
-    imp.iter_mut().for_each(|x| *x = if *x >= thr { 1.0 } else { 0.0 });
+    imp.iter_mut()
+        .for_each(|x| *x = if *x >= thr { 1.0 } else { 0.0 });
     assert_eq!(imp, [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
     let got = run("arcee_fusion", &[8], Some(0), &[NO, NO], NO, &[&a, &b]);
-    let want: Vec<f64> = (0..8).map(|i| if i == 3 { b[i] as f64 } else { a[i] as f64 }).collect();
+    let want: Vec<f64> = (0..8)
+        .map(|i| if i == 3 { b[i] as f64 } else { a[i] as f64 })
+        .collect();
     assert_close(&got, &want, 1e-6);
 }

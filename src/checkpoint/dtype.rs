@@ -1,6 +1,6 @@
 //! Storage dtypes the merge engine reads and writes, and their conversion to/from f32.
 
-use half::{bf16, f16};
+use half::f16;
 use serde::{Deserialize, Serialize};
 
 /// A floating-point storage dtype of a checkpoint tensor.
@@ -66,16 +66,27 @@ impl DType {
 #[inline]
 pub fn decode_into(dtype: DType, bytes: &[u8], out: &mut [f32]) {
     match dtype {
-        DType::F32 => {
-            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        DType::F32 => match bytemuck::try_cast_slice::<u8, f32>(bytes) {
+            Ok(src) => out.copy_from_slice(&src[..out.len()]),
+            Err(_) => {
+                for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
             }
-        }
-        DType::BF16 => {
-            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-                *o = f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16);
+        },
+        DType::BF16 => match bytemuck::try_cast_slice::<u8, u16>(bytes) {
+            // Aligned fast path (the common case: safetensors data is 8-byte aligned).
+            Ok(src) => {
+                for (o, b) in out.iter_mut().zip(src) {
+                    *o = f32::from_bits((*b as u32) << 16);
+                }
             }
-        }
+            Err(_) => {
+                for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *o = f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16);
+                }
+            }
+        },
         DType::F16 => {
             for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
                 *o = f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32();
@@ -84,20 +95,42 @@ pub fn decode_into(dtype: DType, bytes: &[u8], out: &mut [f32]) {
     }
 }
 
+/// f32 → bf16 bits, round to nearest even; NaN stays NaN (same as torch and `half`).
+#[inline]
+pub fn bf16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    let rounded = b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16;
+    if x.is_nan() {
+        ((b >> 16) | 0x40) as u16
+    } else {
+        rounded as u16
+    }
+}
+
 /// Encodes f32 values into `dtype` little-endian bytes (round to nearest even, as torch does).
 #[inline]
 pub fn encode_into(dtype: DType, values: &[f32], out: &mut [u8]) {
     match dtype {
-        DType::F32 => {
-            for (v, c) in values.iter().zip(out.chunks_exact_mut(4)) {
-                c.copy_from_slice(&v.to_le_bytes());
+        DType::F32 => match bytemuck::try_cast_slice_mut::<u8, f32>(out) {
+            Ok(dst) => dst[..values.len()].copy_from_slice(values),
+            Err(_) => {
+                for (v, c) in values.iter().zip(out.chunks_exact_mut(4)) {
+                    c.copy_from_slice(&v.to_le_bytes());
+                }
             }
-        }
-        DType::BF16 => {
-            for (v, c) in values.iter().zip(out.chunks_exact_mut(2)) {
-                c.copy_from_slice(&bf16::from_f32(*v).to_bits().to_le_bytes());
+        },
+        DType::BF16 => match bytemuck::try_cast_slice_mut::<u8, u16>(out) {
+            Ok(dst) => {
+                for (v, d) in values.iter().zip(dst.iter_mut()) {
+                    *d = bf16_bits(*v);
+                }
             }
-        }
+            Err(_) => {
+                for (v, c) in values.iter().zip(out.chunks_exact_mut(2)) {
+                    c.copy_from_slice(&bf16_bits(*v).to_le_bytes());
+                }
+            }
+        },
         DType::F16 => {
             for (v, c) in values.iter().zip(out.chunks_exact_mut(2)) {
                 c.copy_from_slice(&f16::from_f32(*v).to_bits().to_le_bytes());
@@ -112,7 +145,7 @@ pub fn round_to(dtype: DType, values: &mut [f32]) {
         DType::F32 => {}
         DType::BF16 => values
             .iter_mut()
-            .for_each(|v| *v = bf16::from_f32(*v).to_f32()),
+            .for_each(|v| *v = f32::from_bits((bf16_bits(*v) as u32) << 16)),
         DType::F16 => values
             .iter_mut()
             .for_each(|v| *v = f16::from_f32(*v).to_f32()),
@@ -122,6 +155,7 @@ pub fn round_to(dtype: DType, values: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use half::bf16;
 
     #[test]
     fn bf16_round_trip_is_exact_for_representable_values() {
@@ -132,6 +166,31 @@ mod tests {
         let mut back = [0f32; 3];
         decode_into(DType::BF16, &bytes, &mut back);
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn bf16_encoding_agrees_with_the_half_crate() {
+        // `half` is the reference implementation of IEEE-style bf16 rounding.
+        let vals = [
+            0.0f32,
+            -0.0,
+            1.0,
+            1.00390625,
+            1.01171875,
+            -3.3e-5,
+            65504.0,
+            1e38,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MIN_POSITIVE,
+            1.0e-40,
+            3.14159,
+            -2.71828,
+        ];
+        for v in vals {
+            assert_eq!(bf16_bits(v), bf16::from_f32(v).to_bits(), "{v}");
+        }
+        assert!(f32::from_bits((bf16_bits(f32::NAN) as u32) << 16).is_nan());
     }
 
     #[test]

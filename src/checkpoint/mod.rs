@@ -3,6 +3,7 @@
 pub mod dtype;
 pub mod model_dir;
 pub mod names;
+pub mod sink;
 pub mod writer;
 
 pub use dtype::DType;

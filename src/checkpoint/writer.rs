@@ -2,11 +2,10 @@
 //! planned shapes, data written tensor by tensor, everything in a temporary directory that is
 //! renamed into place only by [`CheckpointWriter::finish`].
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::dtype::DType;
+use super::sink::Sink;
 use crate::error::{Error, Result};
 
 /// A tensor the writer will receive, in order.
@@ -41,7 +40,7 @@ pub struct CheckpointWriter {
     shards: Vec<ShardPlan>,
     next: usize,
     shard_idx: usize,
-    current: Option<BufWriter<File>>,
+    current: Option<Sink>,
     bytes_written: u64,
 }
 
@@ -157,8 +156,7 @@ impl CheckpointWriter {
         let shard = &self.shards[self.shard_idx];
         let path = self.tmp_dir.join(&shard.file_name);
         let header = shard_header(&self.planned, &shard.tensors);
-        let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut w = Sink::create(&path).map_err(|e| Error::io(&path, e))?;
         w.write_all(&(header.len() as u64).to_le_bytes())
             .and_then(|_| w.write_all(&header))
             .map_err(|e| Error::io(&path, e))?;
@@ -169,10 +167,9 @@ impl CheckpointWriter {
     fn close_shard(&mut self) -> Result<()> {
         let path = self.tmp_dir.join(&self.shards[self.shard_idx].file_name);
         if let Some(w) = self.current.take() {
-            let f = w
-                .into_inner()
-                .map_err(|e| Error::io(&path, e.into_error()))?;
-            f.sync_all().map_err(|e| Error::io(&path, e))?;
+            // No fsync: atomicity comes from the final directory rename (as in mergekit,
+            // durability against power loss is left to the OS).
+            w.finish().map_err(|e| Error::io(&path, e))?;
         }
         Ok(())
     }

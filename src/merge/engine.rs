@@ -2,6 +2,7 @@
 //! maps, merged by the method's kernel, streamed to the shard writer.
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::Instant;
 
 use super::inputs::{SourceView, TensorInputs};
@@ -62,14 +63,21 @@ pub fn job_inputs<'a>(plan: &'a Plan, job: &TensorJob) -> TensorInputs<'a> {
     TensorInputs::new(views, &job.shape, job.load_dtype)
 }
 
-/// Merges one job into output bytes.
+/// Merges one job into new output bytes.
 pub fn merge_job(plan: &Plan, job: &TensorJob, opts: &MergeOptions) -> Result<Vec<u8>> {
     let inputs = job_inputs(plan, job);
-    (plan.method.kernel)(job, &inputs, opts)
+    let mut out = vec![0u8; job.numel() * job.out_dtype.size()];
+    (plan.method.kernel)(job, &inputs, opts, &mut out)?;
+    Ok(out)
 }
 
 /// Runs the whole plan into `out_dir` (atomically), calling `progress(done, total, name)`
 /// after each tensor.
+///
+/// Merging and writing overlap: a writer thread streams tensor `i` to disk while the
+/// kernels compute tensor `i + 1`. Two output buffers circulate between them, each grown
+/// to the largest tensor and reused, so peak memory is two output tensors plus the inputs'
+/// mapped pages, and no buffer is page-faulted anew per tensor.
 pub fn run(
     plan: &Plan,
     out_dir: &Path,
@@ -80,13 +88,56 @@ pub fn run(
     let start = Instant::now();
     let mut writer = CheckpointWriter::create(out_dir, plan.planned_tensors(), max_shard_bytes)?;
     let mut bytes_read = 0u64;
-    for (i, job) in plan.jobs.iter().enumerate() {
-        let inputs = job_inputs(plan, job);
-        bytes_read += inputs.bytes_read() as u64;
-        let bytes = (plan.method.kernel)(job, &inputs, opts)?;
-        writer.write_tensor(&job.name, &bytes)?;
-        progress(i + 1, plan.jobs.len(), &job.name);
-    }
+    let profile = std::env::var_os("MERGESEARCH_PROFILE").is_some();
+    let mut kernel_secs = 0f64;
+    let writer = std::thread::scope(|scope| -> Result<CheckpointWriter> {
+        let (full_tx, full_rx) = mpsc::sync_channel::<(usize, usize, Vec<u8>)>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let handle = scope.spawn(move || -> Result<(CheckpointWriter, f64)> {
+            let mut busy = 0f64;
+            for (i, n, buf) in full_rx {
+                let t0 = Instant::now();
+                writer.write_tensor(&plan.jobs[i].name, &buf[..n])?;
+                busy += t0.elapsed().as_secs_f64();
+                // The merging side may already be done; a closed channel is fine.
+                let _ = empty_tx.send(buf);
+            }
+            Ok((writer, busy))
+        });
+        let mut spare = vec![Vec::new(), Vec::new()];
+        let mut failure = None;
+        for (i, job) in plan.jobs.iter().enumerate() {
+            let inputs = job_inputs(plan, job);
+            bytes_read += inputs.bytes_read() as u64;
+            let n = job.numel() * job.out_dtype.size();
+            let Some(mut buf) = spare.pop().or_else(|| empty_rx.recv().ok()) else {
+                break; // the writer stopped: its error is reported below
+            };
+            if buf.len() < n {
+                buf.resize(n, 0);
+            }
+            let t0 = Instant::now();
+            if let Err(e) = (plan.method.kernel)(job, &inputs, opts, &mut buf[..n]) {
+                failure = Some(e);
+                break;
+            }
+            kernel_secs += t0.elapsed().as_secs_f64();
+            if full_tx.send((i, n, buf)).is_err() {
+                break;
+            }
+            progress(i + 1, plan.jobs.len(), &job.name);
+        }
+        drop(full_tx);
+        let joined = handle.join().expect("writer thread does not panic");
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let (writer, write_secs) = joined?;
+        if profile {
+            eprintln!("profile: kernels {kernel_secs:.3} s, writer busy {write_secs:.3} s");
+        }
+        Ok(writer)
+    })?;
     write_side_files(plan, writer.tmp_dir())?;
     let summary = MergeSummary {
         tensors: plan.jobs.len(),

@@ -144,6 +144,18 @@ impl<'a> TensorInputs<'a> {
         }
     }
 
+    /// Task vector `x_k − x_base` for elements `[start, start + out.len())`.
+    pub fn decode_delta(&self, k: usize, base: usize, start: usize, out: &mut [f32]) {
+        const B: usize = 1024;
+        let mut b = [0f32; B];
+        self.decode(k, start, out);
+        for (i, o) in out.chunks_mut(B).enumerate() {
+            let n = o.len();
+            self.decode(base, start + i * B, &mut b[..n]);
+            o.iter_mut().zip(&b[..n]).for_each(|(x, y)| *x -= y);
+        }
+    }
+
     /// Input `k` as a full f32 vector (for methods that need whole-tensor operations).
     pub fn to_vec(&self, k: usize) -> Vec<f32> {
         let mut out = vec![0f32; self.numel];
@@ -154,14 +166,14 @@ impl<'a> TensorInputs<'a> {
     }
 
     /// Runs `f(start, inputs, out)` over chunks in parallel, where `inputs[j]` is the chunk of
-    /// input `which[j]`, and encodes every `out` chunk into `dtype`. Returns the bytes.
-    pub fn map_chunks<F>(&self, which: &[usize], dtype: DType, f: F) -> Vec<u8>
+    /// input `which[j]`, and encodes every `out` chunk into `dtype` in `dst`.
+    pub fn map_chunks<F>(&self, which: &[usize], dtype: DType, dst: &mut [u8], f: F)
     where
         F: Fn(usize, &[&[f32]], &mut [f32]) + Sync,
     {
         let es = dtype.size();
-        let mut bytes = vec![0u8; self.numel * es];
-        bytes.par_chunks_mut(CHUNK * es).enumerate().for_each_init(
+        debug_assert_eq!(dst.len(), self.numel * es);
+        dst.par_chunks_mut(CHUNK * es).enumerate().for_each_init(
             || (vec![vec![0f32; CHUNK]; which.len()], vec![0f32; CHUNK]),
             |(bufs, out), (c, dst)| {
                 let start = c * CHUNK;
@@ -174,7 +186,6 @@ impl<'a> TensorInputs<'a> {
                 encode_into(dtype, &out[..n], dst);
             },
         );
-        bytes
     }
 
     /// Like [`map_chunks`](Self::map_chunks) but writes f32 results into `out`
@@ -226,14 +237,18 @@ impl<'a> TensorInputs<'a> {
     }
 }
 
-/// Encodes a full f32 tensor into `dtype` bytes.
-pub fn encode(dtype: DType, values: &[f32]) -> Vec<u8> {
+/// Encodes a full f32 tensor into `dtype` bytes in `dst`.
+pub fn encode_to(dtype: DType, values: &[f32], dst: &mut [u8]) {
     let es = dtype.size();
-    let mut bytes = vec![0u8; values.len() * es];
-    bytes
-        .par_chunks_mut(CHUNK * es)
+    dst.par_chunks_mut(CHUNK * es)
         .zip(values.par_chunks(CHUNK))
-        .for_each(|(dst, src)| encode_into(dtype, src, dst));
+        .for_each(|(d, s)| encode_into(dtype, s, d));
+}
+
+/// Encodes a full f32 tensor into new `dtype` bytes.
+pub fn encode(dtype: DType, values: &[f32]) -> Vec<u8> {
+    let mut bytes = vec![0u8; values.len() * dtype.size()];
+    encode_to(dtype, values, &mut bytes);
     bytes
 }
 

@@ -37,7 +37,8 @@ pub fn merge_f32(
     let inputs = TensorInputs::from_f32(tensors, &job.shape);
     let mut job = job.clone();
     job.out_dtype = crate::checkpoint::DType::F32;
-    let bytes = (method.kernel)(&job, &inputs, opts)?;
+    let mut bytes = vec![0u8; job.numel() * job.out_dtype.size()];
+    (method.kernel)(&job, &inputs, opts, &mut bytes)?;
     Ok(inputs::decode(job.out_dtype, &bytes))
 }
 

@@ -77,8 +77,9 @@ pub enum Arity {
     Exactly(usize),
 }
 
-/// A merge kernel: merges one output tensor and returns its bytes in `job.out_dtype`.
-pub type Kernel = fn(&TensorJob, &TensorInputs, &MergeOptions) -> Result<Vec<u8>>;
+/// A merge kernel: merges one output tensor into `dst`, the output's bytes in
+/// `job.out_dtype` (`numel × dtype size`; the caller reuses the buffer across tensors).
+pub type Kernel = fn(&TensorJob, &TensorInputs, &MergeOptions, &mut [u8]) -> Result<()>;
 
 /// Options that are not part of the recipe.
 #[derive(Debug, Clone, Copy)]

@@ -1,13 +1,18 @@
 //! Sparsification of task vectors, after mergekit's `sparsify.py`: magnitude (TIES),
 //! random (DARE), magnitude with outliers removed (breadcrumbs) and rank-dependent random
-//! (DELLA's MagPrune). Masks are applied in place; the optional rescale matches the L1
-//! norm of the task vector before masking, as mergekit's `rescale_norm = l1` does.
+//! (DELLA's MagPrune). The optional rescale matches the L1 norm of the task vector before
+//! masking, as mergekit's `rescale_norm = l1` does.
+//!
+//! Masks are rules evaluated inline by the final fused pass wherever possible (thresholds for
+//! the magnitude methods, a seekable random stream for DARE), so task vectors are never
+//! materialized for them; only DELLA, whose probabilities depend on per-row ranks, builds its
+//! masked task vector in memory.
 
 use rayon::prelude::*;
 
-use super::inputs::CHUNK;
+use super::inputs::{TensorInputs, CHUNK};
 use super::rng::MaskStream;
-use super::topk::TopK;
+use super::topk::{Fill, TopK};
 
 /// Which sparsification a method uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,25 +40,85 @@ pub struct SparsifyParams {
     pub epsilon: f64,
 }
 
-/// Masks `delta` (shape `shape`) in place and returns the factor that restores its L1 norm
-/// (1 when `rescale` is off or either norm is below 1e-7, as in mergekit).
+/// Which entries of a task vector survive.
+#[derive(Clone)]
+pub enum Keep {
+    /// Every entry.
+    All,
+    /// The top-k magnitudes.
+    Top(TopK),
+    /// Inside the top `upper` but not among the top `outliers` magnitudes.
+    Band {
+        /// Top (target + outliers).
+        upper: TopK,
+        /// Top outliers, dropped.
+        outliers: TopK,
+    },
+    /// Entries whose uniform draw is below `density`.
+    Random {
+        /// The (tensor, model) stream.
+        stream: MaskStream,
+        /// Keep probability.
+        density: f64,
+    },
+}
+
+impl Keep {
+    /// Whether the rule needs uniform draws (`u`) per element.
+    pub fn random(&self) -> Option<&MaskStream> {
+        match self {
+            Keep::Random { stream, .. } => Some(stream),
+            _ => None,
+        }
+    }
+
+    /// Whether element `i` with task-vector value `d` and draw `u` survives.
+    #[inline]
+    pub fn keeps(&self, i: usize, d: f32, u: f64) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Top(t) => t.keeps(i, d),
+            Keep::Band { upper, outliers } => upper.keeps(i, d) && !outliers.keeps(i, d),
+            Keep::Random { density, .. } => u < *density,
+        }
+    }
+}
+
+/// A sparsified task vector: the rule, the L1 rescale factor, and the masked values when
+/// they had to be materialized (DELLA).
+pub struct SparseTerm {
+    /// Survival rule (`All` when `materialized` already holds the masked values).
+    pub keep: Keep,
+    /// L1 rescale factor (1 without rescale).
+    pub scale: f32,
+    /// Masked task vector, for DELLA.
+    pub materialized: Option<Vec<f32>>,
+}
+
+/// Plans the sparsification of task vector `x_k − base`.
 pub fn sparsify(
     method: Sparsify,
-    delta: &mut [f32],
-    shape: &[usize],
+    inputs: &TensorInputs,
+    base: usize,
+    k: usize,
     p: SparsifyParams,
     rescale: bool,
-    stream: &MaskStream,
-) -> f32 {
+    stream: MaskStream,
+) -> SparseTerm {
+    let n = inputs.numel();
+    let fill = |start: usize, buf: &mut [f32]| inputs.decode_delta(k, base, start, buf);
+    let dense = |keep| SparseTerm {
+        keep,
+        scale: 1.0,
+        materialized: None,
+    };
     if p.density >= 1.0 {
-        return 1.0;
+        return dense(Keep::All);
     }
-    let n = delta.len();
-    let (before, after) = match method {
+    let keep = match method {
+        // mergekit: k = int(density · numel).
         Sparsify::Magnitude => {
-            // mergekit: k = int(density · numel).
-            let rule = TopK::new(delta, (p.density * n as f64) as usize);
-            mask_by(delta, |i, x| rule.keeps(i, x))
+            Keep::Top(TopK::from_chunks(n, (p.density * n as f64) as usize, &fill))
         }
         Sparsify::MagnitudeOutliers => {
             let target = (p.density * n as f64) as usize;
@@ -62,21 +127,51 @@ pub fn sparsify(
             if target + n_top > n {
                 n_top = n - target;
             }
-            let upper = TopK::new(delta, target + n_top);
             // mergekit's slice `indices[n_bot:-n_top]` is empty when n_top == 0 and so drops
             // the whole delta; we keep the `target` largest instead (documented difference).
-            let outliers = TopK::new(delta, n_top);
-            mask_by(delta, |i, x| upper.keeps(i, x) && !outliers.keeps(i, x))
-        }
-        Sparsify::Random => random_mask(delta, p.density, stream),
-        Sparsify::DellaMagprune => {
-            if p.density <= 0.0 {
-                delta.iter_mut().for_each(|x| *x = 0.0);
-                return 1.0;
+            Keep::Band {
+                upper: TopK::from_chunks(n, target + n_top, &fill),
+                outliers: TopK::from_chunks(n, n_top, &fill),
             }
-            della_mask(delta, shape, p.density, p.epsilon, stream)
+        }
+        Sparsify::Random => Keep::Random {
+            stream,
+            density: p.density,
+        },
+        Sparsify::DellaMagprune => {
+            let mut d = vec![0f32; n];
+            if p.density > 0.0 {
+                d.par_chunks_mut(CHUNK)
+                    .enumerate()
+                    .for_each(|(c, ch)| fill(c * CHUNK, ch));
+            }
+            let (before, after) = if p.density > 0.0 {
+                della_mask(&mut d, inputs.shape(), p.density, p.epsilon, &stream)
+            } else {
+                (0.0, 0.0)
+            };
+            return SparseTerm {
+                keep: Keep::All,
+                scale: rescale_factor(rescale, before, after),
+                materialized: Some(d),
+            };
         }
     };
+    let scale = if rescale {
+        let (before, after) = l1_norms(n, &fill, &keep);
+        rescale_factor(true, before, after)
+    } else {
+        1.0
+    };
+    SparseTerm {
+        keep,
+        scale,
+        materialized: None,
+    }
+}
+
+/// mergekit: rescale only when both norms are at least 1e-7.
+fn rescale_factor(rescale: bool, before: f64, after: f64) -> f32 {
     if rescale && before >= 1e-7 && after >= 1e-7 {
         (before / after) as f32
     } else {
@@ -84,43 +179,25 @@ pub fn sparsify(
     }
 }
 
-/// Zeroes entries where `keep(i, x)` is false; returns (L1 before, L1 after).
-fn mask_by(delta: &mut [f32], keep: impl Fn(usize, f32) -> bool + Sync) -> (f64, f64) {
-    delta
-        .par_chunks_mut(CHUNK)
-        .enumerate()
-        .map(|(c, ch)| {
-            let (mut b, mut a) = (0f64, 0f64);
-            for (j, x) in ch.iter_mut().enumerate() {
-                let v = x.abs() as f64;
-                b += v;
-                if keep(c * CHUNK + j, *x) {
-                    a += v;
-                } else {
-                    *x = 0.0;
-                }
-            }
-            (b, a)
-        })
-        .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1))
-}
-
-fn random_mask(delta: &mut [f32], density: f64, stream: &MaskStream) -> (f64, f64) {
-    delta
-        .par_chunks_mut(CHUNK)
-        .enumerate()
+/// (L1 before, L1 after) masking.
+fn l1_norms(n: usize, fill: Fill, keep: &Keep) -> (f64, f64) {
+    (0..n.div_ceil(CHUNK))
+        .into_par_iter()
         .map_init(
-            || vec![0f64; CHUNK],
-            |u, (c, ch)| {
-                stream.uniforms(c * CHUNK, &mut u[..ch.len()]);
+            || (vec![0f32; CHUNK], vec![0f64; CHUNK]),
+            |(buf, u), c| {
+                let start = c * CHUNK;
+                let len = CHUNK.min(n - start);
+                fill(start, &mut buf[..len]);
+                if let Some(s) = keep.random() {
+                    s.uniforms(start, &mut u[..len]);
+                }
                 let (mut b, mut a) = (0f64, 0f64);
-                for (x, &r) in ch.iter_mut().zip(u.iter()) {
+                for (j, x) in buf[..len].iter().enumerate() {
                     let v = x.abs() as f64;
                     b += v;
-                    if r < density {
+                    if keep.keeps(start + j, *x, u[j]) {
                         a += v;
-                    } else {
-                        *x = 0.0;
                     }
                 }
                 (b, a)
@@ -131,6 +208,7 @@ fn random_mask(delta: &mut [f32], density: f64, stream: &MaskStream) -> (f64, f6
 
 /// DELLA MagPrune (mergekit `della_magprune`): within each row (1-D tensors are one row),
 /// rank magnitudes ascending from 1; `p = (density − ε) + 2ε · (rank − 1)/(cols − 1)`.
+/// Zeroes dropped entries in place; returns (L1 before, L1 after).
 fn della_mask(
     delta: &mut [f32],
     shape: &[usize],
@@ -144,7 +222,7 @@ fn della_mask(
         delta.len().max(1)
     };
     delta
-        .par_chunks_mut(cols)
+        .par_chunks_mut(cols.max(1))
         .enumerate()
         .map(|(r, row)| {
             let mut order: Vec<u32> = (0..row.len() as u32).collect();

@@ -7,8 +7,12 @@
 
 use rayon::prelude::*;
 
-const BUCKETS: usize = 1 << 15;
-const CHUNK: usize = 1 << 16;
+const BUCKETS: usize = 1 << 16;
+const CHUNK: usize = crate::merge::inputs::CHUNK;
+
+/// Fills `buf` with elements `start..start + buf.len()` of a virtual tensor (so task vectors
+/// can be ranked without materializing them).
+pub type Fill<'a> = &'a (dyn Fn(usize, &mut [f32]) + Sync);
 
 /// "Keep the `k` largest |x|": `x` is kept when `|x| > thr`, or `|x| == thr` and its index
 /// is below `tie_cutoff`.
@@ -20,91 +24,163 @@ pub struct TopK {
     none: bool,
 }
 
+#[inline]
+fn mag_bits(x: f32) -> u32 {
+    x.to_bits() & 0x7fff_ffff
+}
+
 impl TopK {
     /// Whether element `i` with value `x` is among the top k.
-    #[inline]
+    #[inline(always)]
     pub fn keeps(&self, i: usize, x: f32) -> bool {
-        if self.all {
-            return true;
-        }
-        if self.none {
-            return false;
-        }
-        let b = x.to_bits() & 0x7fff_ffff;
-        b > self.thr_bits || (b == self.thr_bits && i < self.tie_cutoff)
+        let b = mag_bits(x);
+        // Branch-free so mask loops vectorize; `all`/`none` are folded into the threshold.
+        self.all
+            | (!self.none & ((b > self.thr_bits) | ((b == self.thr_bits) & (i < self.tie_cutoff))))
     }
 
-    /// Computes the rule for the `k` largest magnitudes of `values`.
-    pub fn new(values: &[f32], k: usize) -> TopK {
-        let n = values.len();
-        if k >= n {
-            return TopK {
-                thr_bits: 0,
-                tie_cutoff: 0,
-                all: true,
-                none: false,
-            };
-        }
-        if k == 0 {
-            return TopK {
-                thr_bits: 0,
-                tie_cutoff: 0,
-                all: false,
-                none: true,
-            };
-        }
-        let hist = values
-            .par_chunks(CHUNK)
-            .fold(
-                || vec![0u32; BUCKETS],
-                |mut h, c| {
-                    for &x in c {
-                        h[((x.to_bits() & 0x7fff_ffff) >> 16) as usize] += 1;
-                    }
-                    h
-                },
-            )
-            .reduce(
-                || vec![0u32; BUCKETS],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
-        // Walk down from the largest bucket until k elements are covered.
-        let mut above = 0usize;
-        let mut bucket = BUCKETS - 1;
-        loop {
-            let c = hist[bucket] as usize;
-            if above + c >= k {
-                break;
-            }
-            above += c;
-            bucket -= 1;
-        }
-        let need = k - above;
-        // Gather (bits, index) of the threshold bucket, in index order.
-        let mut members: Vec<(u32, usize)> = values
-            .par_chunks(CHUNK)
-            .enumerate()
-            .flat_map_iter(|(ci, c)| {
-                c.iter().enumerate().filter_map(move |(j, &x)| {
-                    let b = x.to_bits() & 0x7fff_ffff;
-                    ((b >> 16) as usize == bucket).then_some((b, ci * CHUNK + j))
-                })
-            })
-            .collect();
-        // Largest magnitude first; equal magnitudes by ascending index.
-        members.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let (thr_bits, last_idx) = members[need - 1];
-        // Ties kept are those at the threshold up to and including `last_idx` in index order.
+    /// Keeps everything.
+    pub fn all() -> TopK {
         TopK {
-            thr_bits,
-            tie_cutoff: last_idx + 1,
-            all: false,
+            thr_bits: 0,
+            tie_cutoff: 0,
+            all: true,
             none: false,
         }
     }
+
+    /// The rule for the `k` largest magnitudes of `values`.
+    pub fn new(values: &[f32], k: usize) -> TopK {
+        TopK::from_chunks(values.len(), k, &|s, b| {
+            b.copy_from_slice(&values[s..s + b.len()])
+        })
+    }
+
+    /// The rule for the `k` largest magnitudes of an `n`-element tensor produced chunk by
+    /// chunk by `fill`. Two radix passes over the magnitude bits (high 16, then low 16 within
+    /// the threshold bucket) find the exact k-th magnitude; a third pass, only when some but
+    /// not all equal magnitudes are kept, finds the index cutoff among the ties.
+    pub fn from_chunks(n: usize, k: usize, fill: Fill) -> TopK {
+        if k >= n {
+            return TopK::all();
+        }
+        if k == 0 {
+            return TopK {
+                none: true,
+                all: false,
+                ..TopK::all()
+            };
+        }
+        let hi = histogram(n, fill, |_| true, |b| (b >> 16) as usize);
+        let (bucket, need) = descend(&hi, k);
+        let lo = histogram(
+            n,
+            fill,
+            |b| (b >> 16) as usize == bucket,
+            |b| (b & 0xffff) as usize,
+        );
+        let (low, ties_needed) = descend(&lo, need);
+        let thr_bits = ((bucket as u32) << 16) | low as u32;
+        let ties_total = lo[low] as usize;
+        if ties_needed == ties_total {
+            return TopK {
+                thr_bits,
+                tie_cutoff: usize::MAX,
+                all: false,
+                none: false,
+            };
+        }
+        // Some ties kept: the lowest indices. Count ties per chunk, then scan one chunk.
+        let n_chunks = n.div_ceil(CHUNK);
+        let counts: Vec<usize> = (0..n_chunks)
+            .into_par_iter()
+            .map_init(
+                || vec![0f32; CHUNK],
+                |buf, c| {
+                    let len = CHUNK.min(n - c * CHUNK);
+                    fill(c * CHUNK, &mut buf[..len]);
+                    buf[..len]
+                        .iter()
+                        .filter(|x| mag_bits(**x) == thr_bits)
+                        .count()
+                },
+            )
+            .collect();
+        let mut before = 0usize;
+        for (c, &cnt) in counts.iter().enumerate() {
+            if before + cnt >= ties_needed {
+                let len = CHUNK.min(n - c * CHUNK);
+                let mut buf = vec![0f32; len];
+                fill(c * CHUNK, &mut buf);
+                let mut seen = before;
+                for (j, x) in buf.iter().enumerate() {
+                    if mag_bits(*x) == thr_bits {
+                        seen += 1;
+                        if seen == ties_needed {
+                            return TopK {
+                                thr_bits,
+                                tie_cutoff: c * CHUNK + j + 1,
+                                all: false,
+                                none: false,
+                            };
+                        }
+                    }
+                }
+            }
+            before += cnt;
+        }
+        unreachable!("the tie counts add up to at least ties_needed")
+    }
+}
+
+/// Walks a histogram from the top; returns the bucket holding the k-th largest and how many
+/// of that bucket are needed.
+fn descend(hist: &[u32], k: usize) -> (usize, usize) {
+    let mut above = 0usize;
+    for b in (0..hist.len()).rev() {
+        let c = hist[b] as usize;
+        if above + c >= k {
+            return (b, k - above);
+        }
+        above += c;
+    }
+    unreachable!("k is at most the number of elements")
+}
+
+fn histogram(
+    n: usize,
+    fill: Fill,
+    select: impl Fn(u32) -> bool + Sync,
+    key: impl Fn(u32) -> usize + Sync,
+) -> Vec<u32> {
+    let n_chunks = n.div_ceil(CHUNK);
+    // Few, large splits: each fold task owns a 256 KiB histogram.
+    let min_len = (n_chunks / (4 * rayon::current_num_threads())).max(1);
+    (0..n_chunks)
+        .into_par_iter()
+        .with_min_len(min_len)
+        .fold(
+            || (vec![0u32; BUCKETS], vec![0f32; CHUNK]),
+            |(mut h, mut buf), c| {
+                let len = CHUNK.min(n - c * CHUNK);
+                fill(c * CHUNK, &mut buf[..len]);
+                for x in &buf[..len] {
+                    let b = mag_bits(*x);
+                    if select(b) {
+                        h[key(b)] += 1;
+                    }
+                }
+                (h, buf)
+            },
+        )
+        .map(|(h, _)| h)
+        .reduce(
+            || vec![0u32; BUCKETS],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        )
 }
 
 #[cfg(test)]
@@ -129,6 +205,19 @@ mod tests {
         let v = [1.0, -1.0, 2.0, 1.0, 1.0];
         // 2.0 plus two of the four ±1.0 entries: indices 0 and 1.
         assert_eq!(kept(&v, 3), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn many_ties_across_chunks() {
+        // 100k copies of 1.0 spread over chunks plus a few larger values: k inside the ties.
+        let mut v = vec![1.0f32; 100_000];
+        v[5] = 3.0;
+        v[70_000] = -2.0;
+        let got = kept(&v, 50_002);
+        assert_eq!(got.len(), 50_002);
+        assert!(got.contains(&5) && got.contains(&70_000));
+        // The kept ties are the lowest indices: 0..=50_000 minus index 5.
+        assert_eq!(got[got.len() - 2], 50_000);
     }
 
     #[test]

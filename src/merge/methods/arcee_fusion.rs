@@ -5,12 +5,17 @@
 
 use super::common::base_of;
 use crate::error::Result;
-use crate::merge::inputs::{encode, TensorInputs};
+use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let a = inputs.to_vec(base_of(job)?);
     let b = inputs.to_vec(job.others()[0]);
     let n = a.len();
@@ -50,7 +55,8 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
             }
         })
         .collect();
-    Ok(encode(job.out_dtype, &out))
+    encode_to(job.out_dtype, &out, dst);
+    Ok(())
 }
 
 fn softmax(x: &[f32]) -> Vec<f64> {

@@ -8,16 +8,22 @@
 
 use super::common::{dot, norm};
 use crate::error::Result;
-use crate::merge::inputs::{encode, TensorInputs};
+use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let xs: Vec<Vec<f32>> = (0..inputs.len()).map(|k| inputs.to_vec(k)).collect();
     let max_iter = job.global.or("max_iter", 10.0) as usize;
     let tol = job.global.or("tol", 1e-5);
-    Ok(encode(job.out_dtype, &karcher_mean(&xs, max_iter, tol)))
+    encode_to(job.out_dtype, &karcher_mean(&xs, max_iter, tol), dst);
+    Ok(())
 }
 
 /// The Karcher mean of `xs` with equal weights.

@@ -10,7 +10,12 @@ use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let all: Vec<usize> = (0..job.sources.len()).collect();
     let w = weights_of(job, &all)?;
     let normalize = job.global.flag("normalize", true);
@@ -24,7 +29,7 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
     let scale = if normalize { 1.0 / sum } else { 1.0 };
     let w: Vec<f32> = w.iter().map(|x| *x as f32).collect();
     let inv = scale as f32;
-    Ok(inputs.map_chunks(&all, job.out_dtype, |_, ins, out| {
+    inputs.map_chunks(&all, job.out_dtype, dst, |_, ins, out| {
         for (i, o) in out.iter_mut().enumerate() {
             let mut acc = 0f32;
             for (x, wk) in ins.iter().zip(&w) {
@@ -32,5 +37,6 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
             }
             *o = if normalize { acc * inv } else { acc };
         }
-    }))
+    });
+    Ok(())
 }

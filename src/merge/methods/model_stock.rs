@@ -6,14 +6,19 @@
 //! - Jang et al., Model Stock, <https://arxiv.org/abs/2403.19522>
 
 use crate::error::Result;
-use crate::merge::inputs::{encode, TensorInputs};
+use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
 use super::common::base_of;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let w0 = inputs.to_vec(base_of(job)?);
     let ws: Vec<Vec<f32>> = job.others().iter().map(|&k| inputs.to_vec(k)).collect();
     let shape = inputs.shape();
@@ -54,5 +59,6 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
             out[i] = (t * avg + (1.0 - t) * w0[i] as f64) as f32;
         }
     }
-    Ok(encode(job.out_dtype, &out))
+    encode_to(job.out_dtype, &out, dst);
+    Ok(())
 }

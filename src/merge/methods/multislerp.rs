@@ -8,16 +8,22 @@
 
 use super::common::{dot, norm, weights_of};
 use crate::error::{Error, Result};
-use crate::merge::inputs::{encode, TensorInputs};
+use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let others = job.others();
     if others.len() == 1 {
         // mergekit returns the single model unchanged.
-        return Ok(encode(job.out_dtype, &inputs.to_vec(others[0])));
+        encode_to(job.out_dtype, &inputs.to_vec(others[0]), dst);
+        return Ok(());
     }
     let mut w = weights_of(job, &others)?;
     let eps = job.global.or("eps", 1e-8);
@@ -77,5 +83,6 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
     if let Some(b) = &base {
         out.iter_mut().zip(b).for_each(|(x, y)| *x += y);
     }
-    Ok(encode(job.out_dtype, &out))
+    encode_to(job.out_dtype, &out, dst);
+    Ok(())
 }

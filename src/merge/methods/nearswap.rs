@@ -11,16 +11,20 @@ use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let base = base_of(job)?;
     let other = job.others()[0];
     let t = job.global.or("t", 0.0) as f32;
-    Ok(
-        inputs.map_chunks(&[base, other], job.out_dtype, |_, ins, out| {
-            for ((o, a), b) in out.iter_mut().zip(ins[0]).zip(ins[1]) {
-                let w = (t / (a - b).abs().max(1e-6)).clamp(0.0, 1.0);
-                *o = w * b + (1.0 - w) * a;
-            }
-        }),
-    )
+    inputs.map_chunks(&[base, other], job.out_dtype, dst, |_, ins, out| {
+        for ((o, a), b) in out.iter_mut().zip(ins[0]).zip(ins[1]) {
+            let w = (t / (a - b).abs().max(1e-6)).clamp(0.0, 1.0);
+            *o = w * b + (1.0 - w) * a;
+        }
+    });
+    Ok(())
 }

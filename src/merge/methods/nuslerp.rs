@@ -5,12 +5,17 @@
 
 use super::common::weights_of;
 use crate::error::Result;
-use crate::merge::inputs::{encode, TensorInputs};
+use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let others = job.others();
     let w = weights_of(job, &others)?;
     let sum = w[0] + w[1];
@@ -44,7 +49,8 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
     if let Some(b) = &base {
         out.iter_mut().zip(b).for_each(|(x, y)| *x += y);
     }
-    Ok(encode(job.out_dtype, &out))
+    encode_to(job.out_dtype, &out, dst);
+    Ok(())
 }
 
 /// Slerps `count` vectors of length `len`; `at(v, j)` is the flat index of element j of v.

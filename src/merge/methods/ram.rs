@@ -11,12 +11,17 @@ use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let base = base_of(job)?;
     let mut which = vec![base];
     which.extend(job.others());
     let eps = job.global.or("epsilon", 1e-5) as f32;
-    Ok(inputs.map_chunks(&which, job.out_dtype, |_, ins, out| {
+    inputs.map_chunks(&which, job.out_dtype, dst, |_, ins, out| {
         for (i, o) in out.iter_mut().enumerate() {
             let b = ins[0][i];
             let (mut sum, mut count) = (0f32, 0u32);
@@ -33,5 +38,6 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
                 b + sum
             };
         }
-    }))
+    });
+    Ok(())
 }

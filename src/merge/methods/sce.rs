@@ -8,13 +8,18 @@
 
 use super::common::base_of;
 use crate::error::Result;
-use crate::merge::inputs::{encode, TensorInputs};
+use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 use crate::merge::topk::TopK;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let b = inputs.to_vec(base_of(job)?);
     let n = b.len();
     let mut tvs: Vec<Vec<f32>> = job
@@ -86,5 +91,6 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
         }
         out[i] = (b[i] as f64 + num / den.max(1e-6)) as f32;
     }
-    Ok(encode(job.out_dtype, &out))
+    encode_to(job.out_dtype, &out, dst);
+    Ok(())
 }

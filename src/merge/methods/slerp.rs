@@ -15,7 +15,12 @@ const DOT_THRESHOLD: f64 = 0.9995;
 const EPS: f64 = 1e-8;
 
 /// Merges one tensor.
-pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result<Vec<u8>> {
+pub fn merge(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    _: &MergeOptions,
+    dst: &mut [u8],
+) -> Result<()> {
     let base = base_of(job)?;
     let other = job.others()[0];
     let t = job.global.or("t", 0.5);
@@ -40,13 +45,12 @@ pub fn merge(job: &TensorJob, inputs: &TensorInputs, _: &MergeOptions) -> Result
     let cos = d / (s0n * s1n);
     let (c0, c1) = coefficients(t, cos);
     let (c0, c1) = (c0 as f32, c1 as f32);
-    Ok(
-        inputs.map_chunks(&[base, other], job.out_dtype, |_, ins, out| {
-            for ((o, a), b) in out.iter_mut().zip(ins[0]).zip(ins[1]) {
-                *o = c0 * a + c1 * b;
-            }
-        }),
-    )
+    inputs.map_chunks(&[base, other], job.out_dtype, dst, |_, ins, out| {
+        for ((o, a), b) in out.iter_mut().zip(ins[0]).zip(ins[1]) {
+            *o = c0 * a + c1 * b;
+        }
+    });
+    Ok(())
 }
 
 /// Coefficients `(s0, s1)` with `slerp = s0·v0 + s1·v1`, given the cosine of the angle.

@@ -22,7 +22,7 @@ use crate::merge::inputs::TensorInputs;
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 use crate::merge::rng::MaskStream;
-use crate::merge::sparsify::{sparsify, Sparsify, SparsifyParams};
+use crate::merge::sparsify::{sparsify, Keep, SparseTerm, Sparsify, SparsifyParams};
 
 /// A preset of the generalized kernel.
 #[derive(Debug, Clone, Copy)]
@@ -33,235 +33,247 @@ pub struct Preset {
     pub consensus: bool,
 }
 
-/// `task_arithmetic`.
-pub fn task_arithmetic(j: &TensorJob, i: &TensorInputs, o: &MergeOptions) -> Result<Vec<u8>> {
-    gta(
-        j,
-        i,
-        o,
-        Preset {
-            sparsify: None,
-            consensus: false,
-        },
-    )
+macro_rules! preset {
+    ($(#[$doc:meta])* $name:ident, $sparsify:expr, $consensus:expr) => {
+        $(#[$doc])*
+        pub fn $name(
+            j: &TensorJob,
+            i: &TensorInputs,
+            o: &MergeOptions,
+            dst: &mut [u8],
+        ) -> Result<()> {
+            let preset = Preset {
+                sparsify: $sparsify,
+                consensus: $consensus,
+            };
+            gta(j, i, o, dst, preset)
+        }
+    };
 }
-/// `ties`.
-pub fn ties(j: &TensorJob, i: &TensorInputs, o: &MergeOptions) -> Result<Vec<u8>> {
-    gta(
-        j,
-        i,
-        o,
-        Preset {
-            sparsify: Some(Sparsify::Magnitude),
-            consensus: true,
-        },
-    )
-}
-/// `dare_ties`.
-pub fn dare_ties(j: &TensorJob, i: &TensorInputs, o: &MergeOptions) -> Result<Vec<u8>> {
-    gta(
-        j,
-        i,
-        o,
-        Preset {
-            sparsify: Some(Sparsify::Random),
-            consensus: true,
-        },
-    )
-}
-/// `dare_linear`.
-pub fn dare_linear(j: &TensorJob, i: &TensorInputs, o: &MergeOptions) -> Result<Vec<u8>> {
-    gta(
-        j,
-        i,
-        o,
-        Preset {
-            sparsify: Some(Sparsify::Random),
-            consensus: false,
-        },
-    )
-}
-/// `breadcrumbs`.
-pub fn breadcrumbs(j: &TensorJob, i: &TensorInputs, o: &MergeOptions) -> Result<Vec<u8>> {
-    gta(
-        j,
-        i,
-        o,
-        Preset {
-            sparsify: Some(Sparsify::MagnitudeOutliers),
-            consensus: false,
-        },
-    )
-}
-/// `breadcrumbs_ties`.
-pub fn breadcrumbs_ties(j: &TensorJob, i: &TensorInputs, o: &MergeOptions) -> Result<Vec<u8>> {
-    gta(
-        j,
-        i,
-        o,
-        Preset {
-            sparsify: Some(Sparsify::MagnitudeOutliers),
-            consensus: true,
-        },
-    )
-}
-/// `della`.
-pub fn della(j: &TensorJob, i: &TensorInputs, o: &MergeOptions) -> Result<Vec<u8>> {
-    gta(
-        j,
-        i,
-        o,
-        Preset {
-            sparsify: Some(Sparsify::DellaMagprune),
-            consensus: true,
-        },
-    )
-}
-/// `della_linear`.
-pub fn della_linear(j: &TensorJob, i: &TensorInputs, o: &MergeOptions) -> Result<Vec<u8>> {
-    gta(
-        j,
-        i,
-        o,
-        Preset {
-            sparsify: Some(Sparsify::DellaMagprune),
-            consensus: false,
-        },
-    )
-}
+
+preset!(
+    /// `task_arithmetic`: no sparsification, no consensus.
+    task_arithmetic, None, false
+);
+preset!(
+    /// `ties`: magnitude pruning + sign consensus.
+    ties, Some(Sparsify::Magnitude), true
+);
+preset!(
+    /// `dare_ties`: random pruning + sign consensus.
+    dare_ties, Some(Sparsify::Random), true
+);
+preset!(
+    /// `dare_linear`: random pruning.
+    dare_linear, Some(Sparsify::Random), false
+);
+preset!(
+    /// `breadcrumbs`: outlier + small-magnitude pruning.
+    breadcrumbs, Some(Sparsify::MagnitudeOutliers), false
+);
+preset!(
+    /// `breadcrumbs_ties`: breadcrumbs pruning + sign consensus.
+    breadcrumbs_ties, Some(Sparsify::MagnitudeOutliers), true
+);
+preset!(
+    /// `della`: MagPrune + sign consensus.
+    della, Some(Sparsify::DellaMagprune), true
+);
+preset!(
+    /// `della_linear`: MagPrune.
+    della_linear, Some(Sparsify::DellaMagprune), false
+);
 
 /// The generalized kernel.
 pub fn gta(
     job: &TensorJob,
     inputs: &TensorInputs,
     opts: &MergeOptions,
+    dst: &mut [u8],
     preset: Preset,
-) -> Result<Vec<u8>> {
+) -> Result<()> {
     let base = job
         .base
         .ok_or_else(|| Error::merge(&job.name, "this method needs a base_model"))?;
     let others = job.others();
-    let weights: Vec<f32> = others
-        .iter()
-        .map(|&k| {
-            job.sources[k]
-                .params
-                .get("weight")
-                .map(|w| w as f32)
-                .ok_or_else(|| Error::merge(&job.name, format!("input {k} has no weight")))
-        })
-        .collect::<Result<_>>()?;
-    let normalize = job.global.flag("normalize", false);
     let rescale = job.global.flag("rescale", false);
-    let lambda = job.global.or("lambda", 1.0) as f32;
-    let combine = Combine {
-        weights: &weights,
-        consensus: preset.consensus,
-        normalize,
-        lambda,
-    };
-
-    let sparse = preset.sparsify.filter(|_| {
-        others
-            .iter()
-            .any(|&k| job.sources[k].params.or("density", 1.0) < 1.0)
-    });
-    let Some(method) = sparse else {
-        // Fused single pass: decode base and models chunk by chunk, never materializing δ.
-        let mut which = vec![base];
-        which.extend(&others);
-        let scales = vec![1f32; others.len()];
-        return Ok(inputs.map_chunks(&which, job.out_dtype, |_, ins, out| {
-            combine.run(ins[0], &ins[1..], &scales, true, out)
-        }));
-    };
-
-    // Materialize each task vector, sparsify it in place, then combine in one fused pass.
-    let mut deltas = Vec::with_capacity(others.len());
-    let mut scales = Vec::with_capacity(others.len());
+    let mut terms = Vec::with_capacity(others.len());
+    let mut materialized = Vec::new();
     for (pos, &k) in others.iter().enumerate() {
-        let mut d = vec![0f32; inputs.numel()];
-        inputs.map_chunks_into(&[base, k], &mut d, |_, ins, out| {
-            for ((o, x), b) in out.iter_mut().zip(ins[1]).zip(ins[0]) {
-                *o = x - b;
-            }
-        });
         let p = &job.sources[k].params;
+        let weight = p
+            .get("weight")
+            .ok_or_else(|| Error::merge(&job.name, format!("input {k} has no weight")))?
+            as f32;
         let sp = SparsifyParams {
             density: p.or("density", 1.0),
             gamma: p.or("gamma", 0.01),
             epsilon: p.or("epsilon", 0.15),
         };
-        let stream = MaskStream::new(opts.seed, &job.name, pos);
-        scales.push(sparsify(method, &mut d, &job.shape, sp, rescale, &stream));
-        deltas.push(d);
+        let term = match preset.sparsify {
+            Some(method) if sp.density < 1.0 => {
+                let stream = MaskStream::new(opts.seed, &job.name, pos);
+                sparsify(method, inputs, base, k, sp, rescale, stream)
+            }
+            _ => SparseTerm {
+                keep: Keep::All,
+                scale: 1.0,
+                materialized: None,
+            },
+        };
+        // Input position in the final pass: the model itself (δ computed on the fly) or its
+        // materialized masked task vector, appended after the inputs.
+        let (input, absolute) = match term.materialized {
+            Some(v) => {
+                materialized.push(v);
+                (inputs.len() + materialized.len() - 1, false)
+            }
+            None => (k, true),
+        };
+        terms.push(Term {
+            input,
+            absolute,
+            weight,
+            scale: term.scale,
+            keep: term.keep,
+        });
     }
-    let refs: Vec<&[f32]> = deltas.iter().map(|d| d.as_slice()).collect();
+    let combine = Combine {
+        terms: &terms,
+        consensus: preset.consensus,
+        normalize: job.global.flag("normalize", false),
+        lambda: job.global.or("lambda", 1.0) as f32,
+    };
+    let refs: Vec<&[f32]> = materialized.iter().map(|d| d.as_slice()).collect();
     let ext = inputs.extended(&refs);
     let mut which = vec![base];
-    which.extend(inputs.len()..inputs.len() + deltas.len());
-    Ok(ext.map_chunks(&which, job.out_dtype, |_, ins, out| {
-        combine.run(ins[0], &ins[1..], &scales, false, out)
-    }))
+    which.extend(terms.iter().map(|t| t.input));
+    // One fused pass: base and every task vector chunk by chunk, straight to output bytes.
+    ext.map_chunks(&which, job.out_dtype, dst, |start, ins, out| {
+        combine.run(start, ins[0], &ins[1..], out)
+    });
+    Ok(())
+}
+
+/// One model's contribution.
+struct Term {
+    /// Index into the final pass's inputs.
+    input: usize,
+    /// The input holds model values (δ = x − b is computed) rather than a task vector.
+    absolute: bool,
+    weight: f32,
+    scale: f32,
+    keep: Keep,
 }
 
 /// Weighting, consensus, normalization and λ of one chunk.
 struct Combine<'a> {
-    weights: &'a [f32],
+    terms: &'a [Term],
     consensus: bool,
     normalize: bool,
     lambda: f32,
 }
 
 impl Combine<'_> {
-    /// `xs` are either full model values (`absolute`, δ = x − b computed here) or task vectors.
+    /// Merges elements `start..start + out.len()`; `xs[t]` is term `t`'s input chunk. Works in
+    /// blocks: each term's weighted, masked task vector is computed once per block into
+    /// scratch, with the mask rule dispatched per block so the inner loops stay branch-light.
     #[inline]
-    fn run(&self, base: &[f32], xs: &[&[f32]], scales: &[f32], absolute: bool, out: &mut [f32]) {
-        let m = xs.len();
-        let wsum: f32 = self.weights.iter().sum();
+    fn run(&self, start: usize, base: &[f32], xs: &[&[f32]], out: &mut [f32]) {
+        const B: usize = 512;
+        let m = self.terms.len();
+        let wsum: f32 = self.terms.iter().map(|t| t.weight).sum();
         let lin_div = if wsum.abs() < 1e-8 { 1.0 } else { wsum };
-        let mut v = [0f32; 16];
-        let mut vs = vec![0f32; if m > 16 { m } else { 0 }];
-        for (i, o) in out.iter_mut().enumerate() {
-            let b = base[i];
-            let v: &mut [f32] = if m <= 16 { &mut v[..m] } else { &mut vs[..] };
-            for k in 0..m {
-                let d = if absolute {
-                    xs[k][i] - b
+        let mut vs = vec![0f32; m * B];
+        let mut mixed = [0f32; B];
+        let mut div = [0f32; B];
+        let mut u = [0f64; B];
+        for bs in (0..out.len()).step_by(B) {
+            let n = B.min(out.len() - bs);
+            let b = &base[bs..bs + n];
+            // v_k = w·s·keep(δ_k) (mergekit: (δ·s)·w; folding s·w differs by ≤ 1 ulp).
+            for (k, t) in self.terms.iter().enumerate() {
+                let v = &mut vs[k * B..k * B + n];
+                let x = &xs[k][bs..bs + n];
+                if t.absolute {
+                    v.iter_mut()
+                        .zip(x)
+                        .zip(b)
+                        .for_each(|((v, x), b)| *v = x - b);
                 } else {
-                    xs[k][i] * scales[k]
-                };
-                v[k] = d * self.weights[k];
+                    v.copy_from_slice(x);
+                }
+                apply_keep(&t.keep, start + bs, v, t.weight * t.scale, &mut u[..n]);
             }
-            let (mixed, div) = if self.consensus {
-                let s: f32 = v.iter().sum();
-                let elected = if s >= 0.0 { 1.0 } else { -1.0 };
-                let (mut mixed, mut div) = (0f32, 0f32);
-                for k in 0..m {
-                    if sign(v[k]) == elected {
-                        mixed += v[k];
-                        div += self.weights[k];
+            mixed[..n].fill(0.0);
+            for k in 0..m {
+                mixed[..n]
+                    .iter_mut()
+                    .zip(&vs[k * B..k * B + n])
+                    .for_each(|(acc, v)| *acc += v);
+            }
+            if self.consensus {
+                // Elected sign: sign(Σ_k v_k), ties (0) count as +; keep agreeing entries.
+                let mut elected = [0f32; B];
+                elected[..n]
+                    .iter_mut()
+                    .zip(&mixed[..n])
+                    .for_each(|(e, s)| *e = if *s >= 0.0 { 1.0 } else { -1.0 });
+                mixed[..n].fill(0.0);
+                div[..n].fill(0.0);
+                for (k, t) in self.terms.iter().enumerate() {
+                    let v = &vs[k * B..k * B + n];
+                    let w = t.weight;
+                    let (mx, dv, el) = (&mut mixed[..n], &mut div[..n], &elected[..n]);
+                    for i in 0..n {
+                        // sign(v) == elected ⇔ v·elected > 0 (a zero entry never agrees).
+                        let agree = (v[i] * el[i] > 0.0) as u32 as f32;
+                        mx[i] += agree * v[i];
+                        dv[i] += agree * w;
                     }
                 }
-                (mixed, if div == 0.0 { 1.0 } else { div })
+                div[..n].iter_mut().for_each(|d| {
+                    if *d == 0.0 {
+                        *d = 1.0
+                    }
+                });
             } else {
-                (v.iter().sum::<f32>(), lin_div)
-            };
-            let mut delta = if self.normalize { mixed / div } else { mixed };
-            delta *= self.lambda;
-            *o = b + delta;
+                div[..n].fill(lin_div);
+            }
+            let o = &mut out[bs..bs + n];
+            for i in 0..n {
+                let d = if self.normalize {
+                    mixed[i] / div[i]
+                } else {
+                    mixed[i]
+                };
+                o[i] = b[i] + d * self.lambda;
+            }
         }
     }
 }
 
-/// torch.sign: −1, 0 or 1.
+/// `v[i] ← keep(start + i) ? v[i]·ws : 0`, one tight loop per rule.
 #[inline]
-fn sign(x: f32) -> f32 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else {
-        0.0
+fn apply_keep(keep: &Keep, start: usize, v: &mut [f32], ws: f32, u: &mut [f64]) {
+    match keep {
+        Keep::All => v.iter_mut().for_each(|x| *x *= ws),
+        Keep::Top(t) => {
+            for (i, x) in v.iter_mut().enumerate() {
+                *x = if t.keeps(start + i, *x) { *x * ws } else { 0.0 };
+            }
+        }
+        Keep::Band { upper, outliers } => {
+            for (i, x) in v.iter_mut().enumerate() {
+                let k = upper.keeps(start + i, *x) && !outliers.keeps(start + i, *x);
+                *x = if k { *x * ws } else { 0.0 };
+            }
+        }
+        Keep::Random { stream, density } => {
+            stream.uniforms(start, u);
+            for (x, r) in v.iter_mut().zip(u.iter()) {
+                *x = if *r < *density { *x * ws } else { 0.0 };
+            }
+        }
     }
 }
