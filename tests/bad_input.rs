@@ -89,7 +89,6 @@ fn missing_tensor_names_the_tensor_and_the_model() {
 /// of being reported. Here the merge exits 0 with 18 of 21 tensors (up_proj of both layers
 /// and model.norm are gone).
 #[test]
-#[ignore = "bug in src/merge/plan.rs: tensors missing from the first model are silently dropped"]
 fn tensor_missing_from_the_first_model_is_reported() {
     let tmp = workspace();
     let (layer0, norm) = ("model.layers.0.mlp.up_proj.weight", "model.norm.weight");
@@ -215,7 +214,6 @@ fn failure_while_merging_leaves_nothing_behind() {
 /// output into place, then fails on `remove_dir_all` of the renamed *file* ("Not a directory"):
 /// exit 1 after writing the output, and the `.old-` file is left behind.
 #[test]
-#[ignore = "bug in src/checkpoint/writer.rs replace_dir: OUT_DIR that is a file"]
 fn out_dir_that_is_a_file_is_refused_and_kept() {
     let tmp = workspace();
     std::fs::write(tmp.path().join("outfile"), "not a directory").unwrap();

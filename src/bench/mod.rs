@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use rayon::prelude::*;
 
-use crate::checkpoint::{CheckpointWriter, DType, PlannedTensor};
+use crate::checkpoint::{CheckpointWriter, PlannedTensor};
 use crate::merge::{self, MergeConfig, MergeOptions, Plan, METHODS};
 
 pub mod synthetic;
@@ -97,9 +97,7 @@ fn bench_config(method: &str, root: &Path) -> Result<MergeConfig> {
     let def = merge::method(method).with_context(|| format!("unknown method {method}"))?;
     let p = |n: &str| root.join(n).display().to_string();
     let two = matches!(def.arity, merge::registry::Arity::Exactly(1));
-    let models: Vec<String> = if def.name == "passthrough" {
-        vec![p("ft1")]
-    } else if two {
+    let models: Vec<String> = if def.name == "passthrough" || two {
         vec![p("ft1")]
     } else {
         vec![p("ft1"), p("ft2")]
@@ -150,11 +148,11 @@ pub fn memcpy_bandwidth() -> f64 {
     2.0 * n as f64 / best
 }
 
+/// Fills a tensor's values.
+pub(crate) type Filler<'a> = Box<dyn Fn(&mut [f32]) + Sync + 'a>;
+
 /// Writes one tensor list with the streaming writer (shared by the synthetic generator).
-pub(crate) fn write_tensors(
-    dir: &Path,
-    tensors: Vec<(PlannedTensor, Box<dyn Fn(&mut [f32]) + Sync + '_>)>,
-) -> Result<()> {
+pub(crate) fn write_tensors(dir: &Path, tensors: Vec<(PlannedTensor, Filler<'_>)>) -> Result<()> {
     let planned: Vec<PlannedTensor> = tensors.iter().map(|(p, _)| p.clone()).collect();
     let mut w = CheckpointWriter::create(dir, planned, u64::MAX)?;
     for (p, fill) in &tensors {
@@ -165,6 +163,5 @@ pub(crate) fn write_tensors(
     }
     std::fs::write(w.tmp_dir().join("config.json"), "{}")?;
     w.finish()?;
-    let _ = DType::BF16;
     Ok(())
 }

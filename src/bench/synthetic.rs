@@ -92,7 +92,7 @@ pub fn write_model(dir: &Path, shape: &LlamaShape, variant: u64) -> Result<()> {
                     }
                 });
             };
-            (planned, Box::new(fill) as Box<dyn Fn(&mut [f32]) + Sync>)
+            (planned, Box::new(fill) as super::Filler)
         })
         .collect();
     super::write_tensors(dir, tensors)?;

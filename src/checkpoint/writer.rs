@@ -81,6 +81,12 @@ impl CheckpointWriter {
             })
             .collect();
         let final_dir = out_dir.to_path_buf();
+        if final_dir.exists() && !final_dir.is_dir() {
+            return Err(Error::checkpoint(
+                &final_dir,
+                "the output path exists and is not a directory; choose another OUT_DIR",
+            ));
+        }
         let name = final_dir
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())

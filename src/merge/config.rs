@@ -81,7 +81,13 @@ pub struct InputSlice {
 impl MergeConfig {
     /// Parses YAML text; `path` only labels errors.
     pub fn from_yaml(text: &str, path: &Path) -> Result<MergeConfig> {
-        serde_saphyr::from_str(text).map_err(|e| Error::config(path, format!("{e}")))
+        serde_saphyr::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            let msg = msg
+                .trim_start_matches("error: ")
+                .replace("<input>", &path.display().to_string());
+            Error::config(path, msg)
+        })
     }
 
     /// Reads and parses a YAML file.

@@ -86,6 +86,7 @@ pub fn run(
     mut progress: impl FnMut(usize, usize, &str),
 ) -> Result<MergeSummary> {
     let start = Instant::now();
+    check_out_dir(plan, out_dir)?;
     let mut writer = CheckpointWriter::create(out_dir, plan.planned_tensors(), max_shard_bytes)?;
     let mut bytes_read = 0u64;
     let profile = std::env::var_os("MERGESEARCH_PROFILE").is_some();
@@ -151,6 +152,33 @@ pub fn run(
         seconds: start.elapsed().as_secs_f64(),
         ..summary
     })
+}
+
+/// Refuses an output directory that would replace the current directory or an input model
+/// (e.g. `merge cfg.yaml .`), before any work.
+fn check_out_dir(plan: &Plan, out_dir: &Path) -> Result<()> {
+    let Ok(out) = out_dir.canonicalize() else {
+        return Ok(()); // does not exist yet
+    };
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| c.canonicalize().ok());
+    let inputs = plan
+        .models
+        .iter()
+        .filter_map(|m| m.path.canonicalize().ok());
+    for p in cwd.into_iter().chain(inputs) {
+        if p.starts_with(&out) {
+            return Err(Error::checkpoint(
+                out_dir,
+                format!(
+                    "refusing to replace the output directory: it contains {}",
+                    p.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// config.json (layer count and dtype updated), tokenizer files, and the merge config.

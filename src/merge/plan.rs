@@ -214,15 +214,21 @@ impl Plan {
         // Tensors before the layers, layers slice by slice, tensors after the layers.
         let first = &resolved[0];
         let last = &resolved[resolved.len() - 1];
-        let (pre, _) = non_layer_names(&set.models[first.models[0]]);
+        // Output tensors are the union over every input, so a tensor one model lacks is
+        // reported as missing rather than silently left out.
+        let (pre, _) = non_layer_names(first.models.iter().map(|&m| &set.models[m]));
         for name in pre {
             jobs.push(ctx.job(first, &name, &name_fn_same(&name), 0.0)?);
         }
         let mut out_layer = 0usize;
         for s in &resolved {
-            let m0 = &set.models[s.models[0]];
-            let suffixes = layer_suffixes(m0, s.def.sources[0].layer_range[0]);
             for off in 0..s.len {
+                let suffixes = layer_suffixes(
+                    s.models
+                        .iter()
+                        .zip(&s.def.sources)
+                        .map(|(&m, src)| (&set.models[m], src.layer_range[0] + off)),
+                );
                 let t = if s.len > 1 {
                     off as f64 / (s.len - 1) as f64
                 } else {
@@ -241,7 +247,7 @@ impl Plan {
                 out_layer += 1;
             }
         }
-        let (_, post) = non_layer_names(&set.models[last.models[0]]);
+        let (_, post) = non_layer_names(last.models.iter().map(|&m| &set.models[m]));
         for name in post {
             let inputs = name_fn_same(&name);
             jobs.push(ctx.job(last, &name, &inputs, 1.0)?);
@@ -318,36 +324,42 @@ impl ModelSet {
     }
 }
 
-/// (pre-layer, post-layer) tensor names of a model, each sorted.
-fn non_layer_names(m: &ModelDir) -> (Vec<String>, Vec<String>) {
+/// (pre-layer, post-layer) tensor names over `models`, each sorted.
+fn non_layer_names<'a>(models: impl Iterator<Item = &'a ModelDir>) -> (Vec<String>, Vec<String>) {
     let mut pre = BTreeSet::new();
     let mut post = BTreeSet::new();
-    for name in m.tensors.keys() {
-        if layer_index(name).is_some() {
-            continue;
-        }
-        if is_pre_layer(name) {
-            pre.insert(name.clone());
-        } else {
-            post.insert(name.clone());
+    for m in models {
+        for name in m.tensors.keys() {
+            if layer_index(name).is_some() {
+                continue;
+            }
+            // A tied model's lm_head is its embedding; count it once under that name.
+            if is_pre_layer(name) {
+                pre.insert(name.clone());
+            } else {
+                post.insert(name.clone());
+            }
         }
     }
     (pre.into_iter().collect(), post.into_iter().collect())
 }
 
-/// (prefix, suffix) pairs of the tensors of layer `layer` in `m`, sorted by suffix.
-fn layer_suffixes(m: &ModelDir, layer: usize) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = m
-        .tensors
-        .keys()
-        .filter_map(|n| {
-            layer_index(n)
-                .filter(|(_, i, _)| *i == layer)
-                .map(|(p, _, s)| (p.to_string(), s.to_string()))
-        })
-        .collect();
-    v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-    v
+/// (prefix, suffix) pairs of the tensors of the given (model, layer) pairs, merged and
+/// sorted by suffix.
+fn layer_suffixes<'a>(
+    layers: impl Iterator<Item = (&'a ModelDir, usize)>,
+) -> Vec<(String, String)> {
+    let mut v = BTreeSet::new();
+    for (m, layer) in layers {
+        for n in m.tensors.keys() {
+            if let Some((p, i, s)) = layer_index(n) {
+                if i == layer {
+                    v.insert((s.to_string(), p.to_string()));
+                }
+            }
+        }
+    }
+    v.into_iter().map(|(s, p)| (p, s)).collect()
 }
 
 fn parse_dtype(v: Option<&str>, field: &str, path: &Path) -> Result<Option<DType>> {
@@ -464,6 +476,8 @@ impl Resolver<'_> {
             ));
         }
         // Shapes: identical, except embeddings of different vocab sizes (common sub-matrix).
+        // The base (else the first input) is the reference a mismatch is reported against.
+        let ref_pos = s.base_pos.unwrap_or(0);
         let shape = if shapes.iter().all(|x| *x == shapes[0]) {
             shapes[0].clone()
         } else if is_embed(out_name) && shapes.iter().all(|x| x.len() == 2) {
@@ -472,19 +486,21 @@ impl Resolver<'_> {
                 shapes.iter().map(|x| x[1]).min().unwrap_or(0),
             ]
         } else {
-            let j = shapes.iter().position(|x| *x != shapes[0]).unwrap_or(0);
+            let j = shapes
+                .iter()
+                .position(|x| *x != shapes[ref_pos])
+                .unwrap_or(0);
             return Err(Error::checkpoint(
                 &self.set.models[s.models[j]].path,
                 format!(
                     "tensor {} has shape {:?}, expected {:?} (as in {})",
                     sources[j].1,
                     shapes[j],
-                    shapes[0],
-                    self.set.models[s.models[0]].path.display()
+                    shapes[ref_pos],
+                    self.set.models[s.models[ref_pos]].path.display()
                 ),
             ));
         };
-        let ref_pos = s.base_pos.unwrap_or(0);
         let out_dtype = self
             .out_dtype
             .or(self.load_dtype)

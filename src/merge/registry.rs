@@ -82,16 +82,10 @@ pub enum Arity {
 pub type Kernel = fn(&TensorJob, &TensorInputs, &MergeOptions, &mut [u8]) -> Result<()>;
 
 /// Options that are not part of the recipe.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct MergeOptions {
     /// Seed of the ChaCha streams random masks are drawn from.
     pub seed: u64,
-}
-
-impl Default for MergeOptions {
-    fn default() -> Self {
-        MergeOptions { seed: 0 }
-    }
 }
 
 /// A registered merge method.

@@ -57,7 +57,7 @@ pub enum Keep {
     /// Entries whose uniform draw is below `density`.
     Random {
         /// The (tensor, model) stream.
-        stream: MaskStream,
+        stream: Box<MaskStream>,
         /// Keep probability.
         density: f64,
     },
@@ -135,7 +135,7 @@ pub fn sparsify(
             }
         }
         Sparsify::Random => Keep::Random {
-            stream,
+            stream: Box::new(stream),
             density: p.density,
         },
         Sparsify::DellaMagprune => {
