@@ -115,17 +115,15 @@ fn write_stand_ins(cwd: &Path, cfg: &MergeConfig) -> BTreeMap<String, Tensors> {
         .collect()
 }
 
-/// mergekit's gradient position of a tensor of a `layers`-layer model merged with
-/// `models:`: `l/(layers − 1)` for layer `l`, 0 before the layers (embed_tokens), 1 after
-/// them (model.norm, lm_head).
+/// mergekit 0.1.5's gradient position of a tensor of a `layers`-layer model merged with
+/// `models:`: `l/(layers − 1)` for layer `l`, 0 for every tensor outside the layers
+/// (embed_tokens, model.norm, lm_head).
 fn gradient_t(name: &str, layers: usize) -> f64 {
     if let Some(rest) = name.strip_prefix("model.layers.") {
         let l: usize = rest.split('.').next().unwrap().parse().unwrap();
         l as f64 / (layers - 1) as f64
-    } else if name.contains("embed_tokens") {
-        0.0
     } else {
-        1.0
+        0.0
     }
 }
 
@@ -237,7 +235,7 @@ fn textbook(
 /// `layer_range[0] + off` of its slice's single source, times the source's `scale` when one
 /// is set; tensors before the layers come from the first slice's model, those after from
 /// the last slice's. Gradients run over each slice (`t = off/(len − 1)`, 1 for a one-layer
-/// slice), 0 before and 1 after the layers.
+/// slice), 0 for the tensors outside the layers.
 fn passthrough(
     cfg: &MergeConfig,
     models: &BTreeMap<String, Tensors>,
@@ -272,8 +270,8 @@ fn passthrough(
     }
     for (src, name, t) in [
         (first, "model.embed_tokens.weight", 0.0),
-        (last, "model.norm.weight", 1.0),
-        (last, "lm_head.weight", 1.0),
+        (last, "model.norm.weight", 0.0),
+        (last, "lm_head.weight", 0.0),
     ] {
         plan.push((name.to_string(), src, name.to_string(), None, t));
     }

@@ -13,17 +13,15 @@ use mergesearch::checkpoint::DType;
 use mergesearch::merge::MergeConfig;
 use serde_json::Value;
 
-/// mergekit's layer position for a tensor of a `layers`-layer model merged with `models:`:
-/// `t = l/(layers − 1)` for layer `l`, 0 before the layers (embed_tokens), 1 after them
-/// (model.norm, lm_head).
+/// mergekit 0.1.5's layer position for a tensor of a `layers`-layer model merged with
+/// `models:`: `t = l/(layers − 1)` for layer `l`, 0 for every tensor outside the layers
+/// (embed_tokens, model.norm, lm_head; `plan_module` reads them with a t = 0 reader).
 fn gradient_t(name: &str, layers: usize) -> f64 {
     if let Some(rest) = name.strip_prefix("model.layers.") {
         let l: usize = rest.split('.').next().unwrap().parse().unwrap();
         l as f64 / (layers - 1) as f64
-    } else if name.contains("embed_tokens") {
-        0.0
     } else {
-        1.0
+        0.0
     }
 }
 
@@ -234,7 +232,7 @@ fn gradient_and_filter_parameters_are_evaluated_per_layer() {
     let got = read_model(&out);
     for (name, (_, b)) in &base {
         // Gradient [0, 1] over 3 layers: w1 = t, t = 0, 0.5, 1 for layers 0..3, 0 for
-        // embed_tokens, 1 for model.norm and lm_head (mergekit's planner).
+        // embed_tokens, model.norm and lm_head (mergekit 0.1.5's planner).
         let w1 = gradient_t(name, 3);
         // Filter list: the first entry whose filter is a substring of the name wins.
         let w2 = if name.contains("self_attn") { 0.2 } else { 0.8 };

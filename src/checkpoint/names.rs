@@ -32,7 +32,7 @@ pub fn is_embed(name: &str) -> bool {
 }
 
 /// Whether a non-layer tensor comes before the layers (embeddings) rather than after
-/// (final norm, lm_head). mergekit evaluates gradients at t = 0 before and t = 1 after.
+/// (final norm, lm_head): it decides which slice's sources merge it.
 pub fn is_pre_layer(name: &str) -> bool {
     name.contains("embed_tokens") || name.contains("wte")
 }

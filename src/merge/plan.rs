@@ -5,9 +5,9 @@
 //! Parameter resolution follows mergekit's `ConfigReader.parameter`: a per-model parameter is
 //! looked up in the source's own `parameters`, then the slice's, then the global ones; a global
 //! parameter in the slice's, then the global ones. The first level whose setting yields a value
-//! for the tensor wins; gradients are evaluated at `t = layer / (n_layers − 1)` within a slice,
-//! `t = 0` for tensors before the layers (embeddings) and `t = 1` after them (final norm,
-//! lm_head), exactly as mergekit's planner does.
+//! for the tensor wins; gradients are evaluated at `t = layer / (n_layers − 1)` within a slice
+//! (`t = 1` for a one-layer slice) and at `t = 0` for every tensor outside the layers
+//! (embeddings, final norm, lm_head), exactly as mergekit 0.1.5's planner does.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -250,7 +250,7 @@ impl Plan {
         let (_, post) = non_layer_names(last.models.iter().map(|&m| &set.models[m]));
         for name in post {
             let inputs = name_fn_same(&name);
-            jobs.push(ctx.job(last, &name, &inputs, 1.0)?);
+            jobs.push(ctx.job(last, &name, &inputs, 0.0)?);
         }
         let jobs: Vec<TensorJob> = jobs.into_iter().flatten().collect();
 
@@ -612,6 +612,12 @@ impl Resolver<'_> {
             }
             (Kind::Int, Scalar::Number(x)) if x.fract() == 0.0 && x >= 0.0 => x,
             (Kind::Float, Scalar::Number(x)) if x.is_finite() => x,
+            // mergekit validates YAML strings such as "1e-5" into numbers.
+            (Kind::Float, Scalar::Text(t))
+                if t.trim().parse::<f64>().is_ok_and(|x| x.is_finite()) =>
+            {
+                t.trim().parse::<f64>().unwrap_or(0.0)
+            }
             (_, other) => {
                 return Err(err(format!(
                     "{at}: parameter `{}` must be a {}, got {other:?} (tensor {tensor})",

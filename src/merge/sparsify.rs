@@ -95,79 +95,119 @@ pub struct SparseTerm {
     pub materialized: Option<Vec<f32>>,
 }
 
-/// Plans the sparsification of task vector `x_k − base`.
-pub fn sparsify(
+/// Plans the sparsification of the task vectors `x_k − base` for each `k` in `models`
+/// (with `params[j]` and mask stream `streams[j]` for `models[j]`). Magnitude thresholds of
+/// all models are found in shared passes that decode the base once.
+pub fn sparsify_all(
     method: Sparsify,
     inputs: &TensorInputs,
     base: usize,
-    k: usize,
-    p: SparsifyParams,
+    models: &[usize],
+    params: &[SparsifyParams],
     rescale: bool,
-    stream: MaskStream,
-) -> SparseTerm {
+    streams: Vec<MaskStream>,
+) -> Vec<SparseTerm> {
     let n = inputs.numel();
-    let fill = |start: usize, buf: &mut [f32]| inputs.decode_delta(k, base, start, buf);
-    let dense = |keep| SparseTerm {
-        keep,
-        scale: 1.0,
-        materialized: None,
-    };
-    if p.density >= 1.0 {
-        return dense(Keep::All);
+    let mut keeps: Vec<Option<Keep>> = vec![None; models.len()];
+    let mut terms: Vec<Option<SparseTerm>> = (0..models.len()).map(|_| None).collect();
+    // Magnitude-rule requests: (series = model position, k).
+    let mut requests = Vec::new();
+    for (j, p) in params.iter().enumerate() {
+        if p.density >= 1.0 {
+            keeps[j] = Some(Keep::All);
+            continue;
+        }
+        match method {
+            // mergekit: k = int(density · numel).
+            Sparsify::Magnitude => requests.push((j, (p.density * n as f64) as usize)),
+            Sparsify::MagnitudeOutliers => {
+                let target = (p.density * n as f64) as usize;
+                let mut n_top = (p.gamma * n as f64) as usize;
+                // mergekit trims the outlier count when density + gamma exceeds 1.
+                if target + n_top > n {
+                    n_top = n - target;
+                }
+                // mergekit's slice `indices[n_bot:-n_top]` is empty when n_top == 0 and so
+                // drops the whole delta; we keep the `target` largest (documented difference).
+                requests.push((j, target + n_top));
+                requests.push((j, n_top));
+            }
+            Sparsify::Random => {
+                keeps[j] = Some(Keep::Random {
+                    stream: Box::new(streams[j].clone()),
+                    density: p.density,
+                })
+            }
+            Sparsify::DellaMagprune => {
+                let fill = |start: usize, buf: &mut [f32]| {
+                    inputs.decode_delta(models[j], base, start, buf)
+                };
+                let mut d = vec![0f32; n];
+                let (before, after) = if p.density > 0.0 {
+                    d.par_chunks_mut(CHUNK)
+                        .enumerate()
+                        .for_each(|(c, ch)| fill(c * CHUNK, ch));
+                    della_mask(&mut d, inputs.shape(), p.density, p.epsilon, &streams[j])
+                } else {
+                    (0.0, 0.0)
+                };
+                terms[j] = Some(SparseTerm {
+                    keep: Keep::All,
+                    scale: rescale_factor(rescale, before, after),
+                    materialized: Some(d),
+                });
+            }
+        }
     }
-    let keep = match method {
-        // mergekit: k = int(density · numel).
-        Sparsify::Magnitude => {
-            Keep::Top(TopK::from_chunks(n, (p.density * n as f64) as usize, &fill))
-        }
-        Sparsify::MagnitudeOutliers => {
-            let target = (p.density * n as f64) as usize;
-            let mut n_top = (p.gamma * n as f64) as usize;
-            // mergekit trims the outlier count when density + gamma exceeds 1.
-            if target + n_top > n {
-                n_top = n - target;
+    if !requests.is_empty() {
+        let fill_many = |start: usize, bufs: &mut [Vec<f32>]| {
+            let len = bufs[0].len();
+            let mut b = vec![0f32; len];
+            inputs.decode(base, start, &mut b);
+            for (j, buf) in bufs.iter_mut().enumerate() {
+                inputs.decode(models[j], start, buf);
+                buf.iter_mut().zip(&b).for_each(|(x, y)| *x -= y);
             }
-            // mergekit's slice `indices[n_bot:-n_top]` is empty when n_top == 0 and so drops
-            // the whole delta; we keep the `target` largest instead (documented difference).
-            Keep::Band {
-                upper: TopK::from_chunks(n, target + n_top, &fill),
-                outliers: TopK::from_chunks(n, n_top, &fill),
-            }
+        };
+        let rules = TopK::batch(n, models.len(), &requests, &fill_many);
+        let mut it = requests.iter().zip(rules);
+        while let Some((&(j, _), rule)) = it.next() {
+            keeps[j] = Some(match method {
+                Sparsify::MagnitudeOutliers => {
+                    let (_, outliers) = it.next().expect("outlier rule follows its band");
+                    Keep::Band {
+                        upper: rule,
+                        outliers,
+                    }
+                }
+                _ => Keep::Top(rule),
+            });
         }
-        Sparsify::Random => Keep::Random {
-            stream: Box::new(stream),
-            density: p.density,
-        },
-        Sparsify::DellaMagprune => {
-            let mut d = vec![0f32; n];
-            if p.density > 0.0 {
-                d.par_chunks_mut(CHUNK)
-                    .enumerate()
-                    .for_each(|(c, ch)| fill(c * CHUNK, ch));
-            }
-            let (before, after) = if p.density > 0.0 {
-                della_mask(&mut d, inputs.shape(), p.density, p.epsilon, &stream)
-            } else {
-                (0.0, 0.0)
-            };
-            return SparseTerm {
-                keep: Keep::All,
-                scale: rescale_factor(rescale, before, after),
-                materialized: Some(d),
-            };
-        }
-    };
-    let scale = if rescale {
-        let (before, after) = l1_norms(n, &fill, &keep);
-        rescale_factor(true, before, after)
-    } else {
-        1.0
-    };
-    SparseTerm {
-        keep,
-        scale,
-        materialized: None,
     }
+    terms
+        .into_iter()
+        .zip(keeps)
+        .enumerate()
+        .map(|(j, (term, keep))| {
+            term.unwrap_or_else(|| {
+                let keep = keep.expect("every model got a rule");
+                let scale = if rescale && !matches!(keep, Keep::All) {
+                    let fill = |start: usize, buf: &mut [f32]| {
+                        inputs.decode_delta(models[j], base, start, buf)
+                    };
+                    let (before, after) = l1_norms(n, &fill, &keep);
+                    rescale_factor(true, before, after)
+                } else {
+                    1.0
+                };
+                SparseTerm {
+                    keep,
+                    scale,
+                    materialized: None,
+                }
+            })
+        })
+        .collect()
 }
 
 /// mergekit: rescale only when both norms are at least 1e-7.

@@ -57,80 +57,123 @@ impl TopK {
     }
 
     /// The rule for the `k` largest magnitudes of an `n`-element tensor produced chunk by
-    /// chunk by `fill`. Two radix passes over the magnitude bits (high 16, then low 16 within
-    /// the threshold bucket) find the exact k-th magnitude; a third pass, only when some but
-    /// not all equal magnitudes are kept, finds the index cutoff among the ties.
+    /// chunk by `fill`.
     pub fn from_chunks(n: usize, k: usize, fill: Fill) -> TopK {
-        if k >= n {
-            return TopK::all();
+        TopK::batch(n, 1, &[(0, k)], &|start, bufs| fill(start, &mut bufs[0]))[0]
+    }
+
+    /// Top-k rules for several (series, k) requests over `series` virtual tensors of `n`
+    /// elements, in shared passes: `fill(start, bufs)` fills `bufs[s]` with elements
+    /// `start..start + bufs[s].len()` of series `s` (so the task vectors of several models
+    /// share one decode of the base). Two radix passes over the magnitude bits (high 16, then
+    /// low 16 within the threshold bucket) find each exact k-th magnitude; a third pass, only
+    /// when some but not all equal magnitudes are kept, finds the index cutoff among the ties.
+    pub fn batch(
+        n: usize,
+        series: usize,
+        requests: &[(usize, usize)],
+        fill: FillMany,
+    ) -> Vec<TopK> {
+        let mut out: Vec<Option<TopK>> = requests
+            .iter()
+            .map(|&(_, k)| {
+                if k >= n {
+                    Some(TopK::all())
+                } else if k == 0 {
+                    Some(TopK {
+                        none: true,
+                        all: false,
+                        ..TopK::all()
+                    })
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let open: Vec<usize> = (0..requests.len()).filter(|&r| out[r].is_none()).collect();
+        if open.is_empty() {
+            return out.into_iter().flatten().collect();
         }
-        if k == 0 {
-            return TopK {
-                none: true,
-                all: false,
-                ..TopK::all()
-            };
-        }
-        let hi = histogram(n, fill, |_| true, |b| (b >> 16) as usize);
-        let (bucket, need) = descend(&hi, k);
-        let lo = histogram(
-            n,
-            fill,
-            |b| (b >> 16) as usize == bucket,
-            |b| (b & 0xffff) as usize,
-        );
-        let (low, ties_needed) = descend(&lo, need);
-        let thr_bits = ((bucket as u32) << 16) | low as u32;
-        let ties_total = lo[low] as usize;
-        if ties_needed == ties_total {
-            return TopK {
+        let hi = histograms_hi(n, series, fill);
+        // Per open request: threshold bucket and how many of it are needed.
+        let buckets: Vec<(usize, usize)> = open
+            .iter()
+            .map(|&r| descend(&hi[requests[r].0], requests[r].1))
+            .collect();
+        // Low-bits histogram of each request's bucket (slot j = open[j]).
+        let lo = histograms_lo(n, series, fill, &open, requests, &buckets);
+        let mut ties = Vec::new();
+        for (j, &r) in open.iter().enumerate() {
+            let (bucket, need) = buckets[j];
+            let (low, ties_needed) = descend(&lo[j], need);
+            let thr_bits = ((bucket as u32) << 16) | low as u32;
+            let rule = TopK {
                 thr_bits,
                 tie_cutoff: usize::MAX,
                 all: false,
                 none: false,
             };
+            out[r] = Some(rule);
+            if ties_needed < lo[j][low] as usize {
+                ties.push((r, ties_needed));
+            }
         }
-        // Some ties kept: the lowest indices. Count ties per chunk, then scan one chunk.
-        let n_chunks = n.div_ceil(CHUNK);
-        let counts: Vec<usize> = (0..n_chunks)
-            .into_par_iter()
-            .map_init(
-                || vec![0f32; CHUNK],
-                |buf, c| {
-                    let len = CHUNK.min(n - c * CHUNK);
-                    fill(c * CHUNK, &mut buf[..len]);
-                    buf[..len]
-                        .iter()
-                        .filter(|x| mag_bits(**x) == thr_bits)
-                        .count()
-                },
-            )
-            .collect();
-        let mut before = 0usize;
-        for (c, &cnt) in counts.iter().enumerate() {
-            if before + cnt >= ties_needed {
+        for (r, ties_needed) in ties {
+            let rule = out[r].expect("set above");
+            let cutoff = tie_cutoff(n, series, fill, requests[r].0, rule.thr_bits, ties_needed);
+            out[r] = Some(TopK {
+                tie_cutoff: cutoff,
+                ..rule
+            });
+        }
+        out.into_iter().flatten().collect()
+    }
+}
+
+/// Fills one buffer per series for the chunk starting at the given element.
+pub type FillMany<'a> = &'a (dyn Fn(usize, &mut [Vec<f32>]) + Sync);
+
+/// Index after the `ties_needed`-th element of series `s` whose magnitude bits equal `thr`.
+fn tie_cutoff(
+    n: usize,
+    series: usize,
+    fill: FillMany,
+    s: usize,
+    thr: u32,
+    ties_needed: usize,
+) -> usize {
+    let n_chunks = n.div_ceil(CHUNK);
+    let counts: Vec<usize> = (0..n_chunks)
+        .into_par_iter()
+        .map_init(
+            || vec![Vec::new(); series],
+            |bufs, c| {
                 let len = CHUNK.min(n - c * CHUNK);
-                let mut buf = vec![0f32; len];
-                fill(c * CHUNK, &mut buf);
-                let mut seen = before;
-                for (j, x) in buf.iter().enumerate() {
-                    if mag_bits(*x) == thr_bits {
-                        seen += 1;
-                        if seen == ties_needed {
-                            return TopK {
-                                thr_bits,
-                                tie_cutoff: c * CHUNK + j + 1,
-                                all: false,
-                                none: false,
-                            };
-                        }
+                bufs.iter_mut().for_each(|b| b.resize(len, 0.0));
+                fill(c * CHUNK, bufs);
+                bufs[s].iter().filter(|x| mag_bits(**x) == thr).count()
+            },
+        )
+        .collect();
+    let mut before = 0usize;
+    for (c, &cnt) in counts.iter().enumerate() {
+        if before + cnt >= ties_needed {
+            let len = CHUNK.min(n - c * CHUNK);
+            let mut bufs = vec![vec![0f32; len]; series];
+            fill(c * CHUNK, &mut bufs);
+            let mut seen = before;
+            for (j, x) in bufs[s].iter().enumerate() {
+                if mag_bits(*x) == thr {
+                    seen += 1;
+                    if seen == ties_needed {
+                        return c * CHUNK + j + 1;
                     }
                 }
             }
-            before += cnt;
         }
-        unreachable!("the tie counts add up to at least ties_needed")
+        before += cnt;
     }
+    unreachable!("the tie counts add up to at least ties_needed")
 }
 
 /// Walks a histogram from the top; returns the bucket holding the k-th largest and how many
@@ -147,40 +190,76 @@ fn descend(hist: &[u32], k: usize) -> (usize, usize) {
     unreachable!("k is at most the number of elements")
 }
 
-fn histogram(
+/// Adds one chunk (one buffer per series) into the histograms.
+type Accumulate<'a> = &'a (dyn Fn(&[Vec<f32>], &mut [Vec<u32>]) + Sync);
+
+/// Chunked parallel fold with few, large splits (each task owns its histograms).
+fn fold_chunks(
     n: usize,
-    fill: Fill,
-    select: impl Fn(u32) -> bool + Sync,
-    key: impl Fn(u32) -> usize + Sync,
-) -> Vec<u32> {
+    series: usize,
+    fill: FillMany,
+    slots: usize,
+    add: Accumulate,
+) -> Vec<Vec<u32>> {
     let n_chunks = n.div_ceil(CHUNK);
-    // Few, large splits: each fold task owns a 256 KiB histogram.
     let min_len = (n_chunks / (4 * rayon::current_num_threads())).max(1);
     (0..n_chunks)
         .into_par_iter()
         .with_min_len(min_len)
         .fold(
-            || (vec![0u32; BUCKETS], vec![0f32; CHUNK]),
-            |(mut h, mut buf), c| {
+            || (vec![vec![0u32; BUCKETS]; slots], vec![Vec::new(); series]),
+            |(mut h, mut bufs), c| {
                 let len = CHUNK.min(n - c * CHUNK);
-                fill(c * CHUNK, &mut buf[..len]);
-                for x in &buf[..len] {
-                    let b = mag_bits(*x);
-                    if select(b) {
-                        h[key(b)] += 1;
-                    }
-                }
-                (h, buf)
+                bufs.iter_mut().for_each(|b| b.resize(len, 0.0));
+                fill(c * CHUNK, &mut bufs);
+                add(&bufs, &mut h);
+                (h, bufs)
             },
         )
         .map(|(h, _)| h)
         .reduce(
-            || vec![0u32; BUCKETS],
+            || vec![vec![0u32; BUCKETS]; slots],
             |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                for (x, y) in a.iter_mut().zip(&b) {
+                    x.iter_mut().zip(y).for_each(|(p, q)| *p += q);
+                }
                 a
             },
         )
+}
+
+/// High-16-bit magnitude histogram of every series.
+fn histograms_hi(n: usize, series: usize, fill: FillMany) -> Vec<Vec<u32>> {
+    fold_chunks(n, series, fill, series, &|bufs, h| {
+        for (b, hist) in bufs.iter().zip(h.iter_mut()) {
+            for x in b {
+                hist[(mag_bits(*x) >> 16) as usize] += 1;
+            }
+        }
+    })
+}
+
+/// Low-16-bit histogram, per open request, of its series' elements in its bucket.
+fn histograms_lo(
+    n: usize,
+    series: usize,
+    fill: FillMany,
+    open: &[usize],
+    requests: &[(usize, usize)],
+    buckets: &[(usize, usize)],
+) -> Vec<Vec<u32>> {
+    fold_chunks(n, series, fill, open.len(), &|bufs, h| {
+        for (j, &r) in open.iter().enumerate() {
+            let bucket = buckets[j].0 as u32;
+            let hist = &mut h[j];
+            for x in &bufs[requests[r].0] {
+                let b = mag_bits(*x);
+                if b >> 16 == bucket {
+                    hist[(b & 0xffff) as usize] += 1;
+                }
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -27,9 +27,11 @@ pub fn merge(
     let mut imp = vec![0f32; n];
     for start in (0..n).step_by(cols.max(1)) {
         let r = start..start + cols;
+        // f32 throughout, as torch computes it: the mask is a threshold decision, and
+        // importances within float error of the threshold must fall the same way.
         let p = softmax(&b[r.clone()]);
         let q = softmax(&a[r.clone()]);
-        let kl: f64 = p
+        let kl: f32 = p
             .iter()
             .zip(&q)
             .map(|(p, q)| {
@@ -38,7 +40,7 @@ pub fn merge(
             })
             .sum();
         for i in r {
-            imp[i] = ((b[i] - a[i]).abs() as f64 * kl) as f32;
+            imp[i] = (b[i] - a[i]).abs() * kl;
         }
     }
     let mut sorted = imp.clone();
@@ -59,9 +61,9 @@ pub fn merge(
     Ok(())
 }
 
-fn softmax(x: &[f32]) -> Vec<f64> {
-    let m = x.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b)) as f64;
-    let e: Vec<f64> = x.iter().map(|v| (*v as f64 - m).exp()).collect();
-    let s: f64 = e.iter().sum();
+fn softmax(x: &[f32]) -> Vec<f32> {
+    let m = x.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b));
+    let e: Vec<f32> = x.iter().map(|v| (v - m).exp()).collect();
+    let s: f32 = e.iter().sum();
     e.into_iter().map(|v| v / s).collect()
 }

@@ -41,8 +41,8 @@ pub fn merge(
     if flatten || shape.len() < 2 {
         interpolate(t, &v0, &v1, &mut out, n, 1, |_, j| j);
     } else if row_wise {
-        // dim 0: each column is a vector.
-        interpolate(t, &v0, &v1, &mut out, cols, rows, |v, j| j * cols + v);
+        // dim 0: each column is a vector (`rows` long; `cols` of them).
+        interpolate(t, &v0, &v1, &mut out, rows, cols, |v, j| j * cols + v);
     } else {
         interpolate(t, &v0, &v1, &mut out, cols, rows, |v, j| v * cols + j);
     }

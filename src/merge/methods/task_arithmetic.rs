@@ -22,7 +22,7 @@ use crate::merge::inputs::TensorInputs;
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 use crate::merge::rng::MaskStream;
-use crate::merge::sparsify::{sparsify, Keep, SparseTerm, Sparsify, SparsifyParams};
+use crate::merge::sparsify::{sparsify_all, Keep, SparseTerm, Sparsify, SparsifyParams};
 
 /// A preset of the generalized kernel.
 #[derive(Debug, Clone, Copy)]
@@ -97,30 +97,45 @@ pub fn gta(
         .ok_or_else(|| Error::merge(&job.name, "this method needs a base_model"))?;
     let others = job.others();
     let rescale = job.global.flag("rescale", false);
-    let mut terms = Vec::with_capacity(others.len());
-    let mut materialized = Vec::new();
-    for (pos, &k) in others.iter().enumerate() {
-        let p = &job.sources[k].params;
-        let weight = p
-            .get("weight")
-            .ok_or_else(|| Error::merge(&job.name, format!("input {k} has no weight")))?
-            as f32;
-        let sp = SparsifyParams {
-            density: p.or("density", 1.0),
-            gamma: p.or("gamma", 0.01),
-            epsilon: p.or("epsilon", 0.15),
-        };
-        let term = match preset.sparsify {
-            Some(method) if sp.density < 1.0 => {
-                let stream = MaskStream::new(opts.seed, &job.name, pos);
-                sparsify(method, inputs, base, k, sp, rescale, stream)
+    let weights: Vec<f32> = others
+        .iter()
+        .map(|&k| {
+            job.sources[k]
+                .params
+                .get("weight")
+                .map(|w| w as f32)
+                .ok_or_else(|| Error::merge(&job.name, format!("input {k} has no weight")))
+        })
+        .collect::<Result<_>>()?;
+    let params: Vec<SparsifyParams> = others
+        .iter()
+        .map(|&k| {
+            let p = &job.sources[k].params;
+            SparsifyParams {
+                density: p.or("density", 1.0),
+                gamma: p.or("gamma", 0.01),
+                epsilon: p.or("epsilon", 0.15),
             }
-            _ => SparseTerm {
+        })
+        .collect();
+    let sparse: Vec<SparseTerm> = match preset.sparsify {
+        Some(method) if params.iter().any(|p| p.density < 1.0) => {
+            let streams = (0..others.len())
+                .map(|pos| MaskStream::new(opts.seed, &job.name, pos))
+                .collect();
+            sparsify_all(method, inputs, base, &others, &params, rescale, streams)
+        }
+        _ => (0..others.len())
+            .map(|_| SparseTerm {
                 keep: Keep::All,
                 scale: 1.0,
                 materialized: None,
-            },
-        };
+            })
+            .collect(),
+    };
+    let mut terms = Vec::with_capacity(others.len());
+    let mut materialized = Vec::new();
+    for ((&k, term), weight) in others.iter().zip(sparse).zip(weights) {
         // Input position in the final pass: the model itself (δ computed on the fly) or its
         // materialized masked task vector, appended after the inputs.
         let (input, absolute) = match term.materialized {
