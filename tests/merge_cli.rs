@@ -477,3 +477,33 @@ fn dare_ties_is_reproducible_across_thread_counts() {
     let frac = unchanged / moved.len() as f64;
     assert!((0.2..0.3).contains(&frac), "fraction equal to base: {frac}");
 }
+
+#[test]
+fn embeddings_of_different_vocab_sizes_merge_their_common_sub_matrix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let base = write_model(&cwd.join("base"), &ModelSpec::new(0));
+    // ft1 has 2 extra tokens (rows 16, 17 of embed_tokens and lm_head).
+    let ft1 = write_model(&cwd.join("ft1"), &ModelSpec::new(1).vocab(VOCAB + 2));
+    let yaml = "merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weight: 0.5}\n";
+    let o = run_merge(cwd, "vocab.yaml", yaml, "out", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("warning: model.embed_tokens.weight"),
+        "{stderr}"
+    );
+    let got = read_model(&cwd.join("out"));
+    for name in ["model.embed_tokens.weight", "lm_head.weight"] {
+        let (shape, b) = &base[name];
+        assert_eq!(got[name].0, *shape, "{name}: the common 16×8 sub-matrix");
+        // First 16 rows of ft1 (row-major, same column count): b + 0.5 (x − b).
+        let x = &ft1[name].1[..b.len()];
+        let want: Vec<f64> = b
+            .iter()
+            .zip(x)
+            .map(|(b, x)| *b as f64 + 0.5 * (*x as f64 - *b as f64))
+            .collect();
+        assert_close(name, &got[name].1, &want, 1e-6, 0.0);
+    }
+}

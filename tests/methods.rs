@@ -133,6 +133,20 @@ fn ties_elects_signs_on_weighted_deltas_after_magnitude_pruning() {
 }
 
 #[test]
+fn ties_keeps_at_least_one_entry_per_positive_density() {
+    // mergekit 0.1.5: k = max(1, int(density · numel)); int(0.1 · 4) = 0 → 1 kept (the largest).
+    let base = [0.0f32; 4];
+    let x = [0.1f32, -0.4, 0.2, 0.3];
+    let w: [&[(&str, f64)]; 2] = [&[], &[("weight", 1.0), ("density", 0.1)]];
+    let got = run("ties", &[4], Some(0), &w, NO, &[&base, &x]);
+    assert_close(&got, &[0.0, -0.4, 0.0, 0.0], 1e-7);
+    // density 0 keeps nothing.
+    let w: [&[(&str, f64)]; 2] = [&[], &[("weight", 1.0), ("density", 0.0)]];
+    let got = run("ties", &[4], Some(0), &w, NO, &[&base, &x]);
+    assert_close(&got, &[0.0; 4], 0.0);
+}
+
+#[test]
 fn dare_keeps_density_fraction_and_rescales_to_the_l1_norm() {
     let n = 20_000;
     let base: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.1).collect();
@@ -188,8 +202,8 @@ fn breadcrumbs_drops_outliers_and_small_values() {
     let w: [&[(&str, f64)]; 2] = [&[], &[("weight", 1.0), ("density", 0.5), ("gamma", 0.2)]];
     let got = run("breadcrumbs", &[10], Some(0), &w, NO, &[&base, &x]);
     assert_close(&got, &keep_mags(4.0, 8.0), 1e-6);
-    // gamma 0.01 → int(0.1) = 0 outliers. mergekit's `indices[n_bot:-0]` would drop
-    // everything; we keep the 5 largest (6..=10), the documented fix.
+    // gamma 0.01 → int(0.1) = 0 outliers: the 5 largest (6..=10) stay. (mergekit before
+    // 0.1.5 sliced `indices[n_bot:-0]` here and dropped everything.)
     let w: [&[(&str, f64)]; 2] = [&[], &[("weight", 1.0), ("density", 0.5)]];
     let got = run("breadcrumbs", &[10], Some(0), &w, NO, &[&base, &x]);
     assert_close(&got, &keep_mags(6.0, 10.0), 1e-6);

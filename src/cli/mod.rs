@@ -76,6 +76,9 @@ pub fn set_threads(n: Option<usize>) -> Result<()> {
 fn run_merge(a: MergeArgs) -> Result<()> {
     set_threads(a.threads)?;
     let plan = Plan::from_file(&a.config)?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
     let bar = ProgressBar::new(plan.jobs.len() as u64);
     if std::io::stderr().is_terminal() {
         bar.set_style(

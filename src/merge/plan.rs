@@ -41,6 +41,8 @@ pub struct Plan {
     pub tokenizer_model: usize,
     /// Dtype named by `out_dtype`/`dtype`, if any (recorded as `torch_dtype`).
     pub named_dtype: Option<DType>,
+    /// Things the user should know that do not stop the merge (e.g. vocabulary truncation).
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -209,6 +211,7 @@ impl Plan {
             set: &set,
             load_dtype,
             out_dtype,
+            warnings: Default::default(),
         };
         let mut jobs = Vec::new();
         // Tensors before the layers, layers slice by slice, tensors after the layers.
@@ -253,6 +256,7 @@ impl Plan {
             jobs.push(ctx.job(last, &name, &inputs, 0.0)?);
         }
         let jobs: Vec<TensorJob> = jobs.into_iter().flatten().collect();
+        let warnings = ctx.warnings.take();
 
         Ok(Plan {
             method,
@@ -263,6 +267,7 @@ impl Plan {
             config_model,
             tokenizer_model,
             named_dtype: out_dtype.or(load_dtype),
+            warnings,
             config,
         })
     }
@@ -427,6 +432,7 @@ struct Resolver<'a> {
     set: &'a ModelSet,
     load_dtype: Option<DType>,
     out_dtype: Option<DType>,
+    warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl Resolver<'_> {
@@ -481,10 +487,16 @@ impl Resolver<'_> {
         let shape = if shapes.iter().all(|x| *x == shapes[0]) {
             shapes[0].clone()
         } else if is_embed(out_name) && shapes.iter().all(|x| x.len() == 2) {
-            vec![
+            let common = vec![
                 shapes.iter().map(|x| x[0]).min().unwrap_or(0),
                 shapes.iter().map(|x| x[1]).min().unwrap_or(0),
-            ]
+            ];
+            // Older mergekit did this silently; 0.1.5 asks for --unsafe-truncate-embeddings.
+            self.warnings.borrow_mut().push(format!(
+                "{out_name}: input shapes differ ({shapes:?}); merging the common {}×{} sub-matrix (token ids past it are dropped)",
+                common[0], common[1]
+            ));
+            common
         } else {
             let j = shapes
                 .iter()

@@ -266,7 +266,7 @@ pub static METHODS: &[MethodDef] = &[
     },
     MethodDef {
         name: "karcher",
-        reference: "https://en.wikipedia.org/wiki/Karcher_mean",
+        reference: "https://arxiv.org/abs/2603.04972",
         params: &[
             p("max_iter", Global, Int, Value(10.0)),
             p("tol", Global, Float, Value(1e-5)),

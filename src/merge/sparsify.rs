@@ -118,17 +118,22 @@ pub fn sparsify_all(
             continue;
         }
         match method {
-            // mergekit: k = int(density · numel).
-            Sparsify::Magnitude => requests.push((j, (p.density * n as f64) as usize)),
+            // mergekit 0.1.5: k = max(1, int(density · numel)) for density > 0, none at 0.
+            Sparsify::Magnitude => {
+                let k = if p.density <= 0.0 || n == 0 {
+                    0
+                } else {
+                    ((p.density * n as f64) as usize).max(1)
+                };
+                requests.push((j, k))
+            }
             Sparsify::MagnitudeOutliers => {
-                let target = (p.density * n as f64) as usize;
-                let mut n_top = (p.gamma * n as f64) as usize;
-                // mergekit trims the outlier count when density + gamma exceeds 1.
-                if target + n_top > n {
-                    n_top = n - target;
-                }
-                // mergekit's slice `indices[n_bot:-n_top]` is empty when n_top == 0 and so
-                // drops the whole delta; we keep the `target` largest (documented difference).
+                // mergekit 0.1.5 keeps ascending ranks [n_bot, n_bot + target) with
+                // n_bot = max(0, n − target − n_top): the top n_top (trimmed so that target
+                // entries remain) are dropped, then the smallest. (Releases before 0.1.5
+                // dropped the whole delta when n_top == 0.)
+                let target = (p.density.max(0.0) * n as f64) as usize;
+                let n_top = ((p.gamma * n as f64) as usize).min(n - target);
                 requests.push((j, target + n_top));
                 requests.push((j, n_top));
             }

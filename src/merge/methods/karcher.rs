@@ -3,8 +3,8 @@
 //! base included, has equal weight. Follows mergekit's `karcher.py`.
 //!
 //! ## References
-//! - Karcher, Riemannian center of mass and mollifier smoothing (1977);
-//!   <https://en.wikipedia.org/wiki/Karcher_mean>
+//! - Karcher, Riemannian center of mass and mollifier smoothing (1977)
+//! - mergekit's reference for the method: <https://arxiv.org/abs/2603.04972>
 
 use super::common::{dot, norm};
 use crate::error::Result;
