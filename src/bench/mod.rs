@@ -48,6 +48,9 @@ pub fn run_merge_bench(a: BenchMergeArgs) -> Result<()> {
     for (i, n) in names.iter().enumerate() {
         synthetic::write_model(&root.join(n), &shape, i as u64)?;
     }
+    // Flush the freshly written family so its writeback does not run during the timings.
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     let bw = memcpy_bandwidth();
     let methods: Vec<String> = if a.methods.is_empty() {
         METHODS.iter().map(|m| m.name.to_string()).collect()

@@ -63,7 +63,8 @@ impl DType {
 }
 
 /// Decodes `out.len()` elements of `dtype` from little-endian `bytes` into f32.
-#[inline]
+/// Compiled for several SIMD levels and dispatched at run time (AVX-512 / AVX2 / baseline).
+#[multiversion::multiversion(targets = "simd")]
 pub fn decode_into(dtype: DType, bytes: &[u8], out: &mut [f32]) {
     match dtype {
         DType::F32 => match bytemuck::try_cast_slice::<u8, f32>(bytes) {
@@ -108,7 +109,8 @@ pub fn bf16_bits(x: f32) -> u16 {
 }
 
 /// Encodes f32 values into `dtype` little-endian bytes (round to nearest even, as torch does).
-#[inline]
+/// Compiled for several SIMD levels and dispatched at run time.
+#[multiversion::multiversion(targets = "simd")]
 pub fn encode_into(dtype: DType, values: &[f32], out: &mut [u8]) {
     match dtype {
         DType::F32 => match bytemuck::try_cast_slice_mut::<u8, f32>(out) {

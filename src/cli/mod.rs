@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Merge checkpoints with a mergekit YAML config and write an HF checkpoint.
     Merge(MergeArgs),
+    /// List the merge methods with their parameters (from the method registry).
+    Methods,
     /// Benchmarks that print tables.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -58,6 +60,10 @@ pub enum BenchCommand {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Merge(a) => run_merge(a),
+        Command::Methods => {
+            print!("{}", methods_table());
+            Ok(())
+        }
         Command::Bench(BenchCommand::Merge(a)) => crate::bench::run_merge_bench(a),
     }
 }
@@ -109,4 +115,52 @@ fn run_merge(a: MergeArgs) -> Result<()> {
         moved / 1e9 / s.seconds.max(1e-9)
     );
     Ok(())
+}
+
+/// The method table printed by `mergesearch methods`, derived from the registry's schemas.
+pub fn methods_table() -> String {
+    use crate::merge::registry::{Arity, BaseRule, Kind, ParamDefault, Scope};
+    let mut out = String::from(
+        "| method | base model | inputs | global parameters | per-model parameters |\n|---|---|---|---|---|\n",
+    );
+    for m in crate::merge::METHODS {
+        let fmt = |scope: Scope| {
+            let v: Vec<String> = m
+                .params
+                .iter()
+                .filter(|p| p.scope == scope)
+                .map(|p| match p.default {
+                    ParamDefault::Required => format!("`{}` (required)", p.name),
+                    ParamDefault::Absent => format!("`{}` (optional)", p.name),
+                    ParamDefault::Value(v) if p.kind == Kind::Bool => {
+                        format!("`{}` = {}", p.name, v != 0.0)
+                    }
+                    ParamDefault::Value(v) => format!("`{}` = {}", p.name, v),
+                })
+                .collect();
+            if v.is_empty() {
+                "–".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let base = match m.base {
+            BaseRule::Required => "required",
+            BaseRule::Optional => "optional",
+        };
+        let what = if m.base_is_input { "" } else { " non-base" };
+        let inputs = match m.arity {
+            Arity::AtLeast(k) => format!("≥ {k}{what}"),
+            Arity::Exactly(k) => format!("{k}{what}"),
+        };
+        out += &format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            m.name,
+            base,
+            inputs,
+            fmt(Scope::Global),
+            fmt(Scope::PerModel)
+        );
+    }
+    out
 }

@@ -232,11 +232,28 @@ fn fold_chunks(
 fn histograms_hi(n: usize, series: usize, fill: FillMany) -> Vec<Vec<u32>> {
     fold_chunks(n, series, fill, series, &|bufs, h| {
         for (b, hist) in bufs.iter().zip(h.iter_mut()) {
-            for x in b {
-                hist[(mag_bits(*x) >> 16) as usize] += 1;
-            }
+            count_high(b, hist);
         }
     })
+}
+
+/// Histogram of the high 16 magnitude bits.
+#[multiversion::multiversion(targets = "simd")]
+fn count_high(values: &[f32], hist: &mut [u32]) {
+    for x in values {
+        hist[(mag_bits(*x) >> 16) as usize] += 1;
+    }
+}
+
+/// Histogram of the low 16 magnitude bits of the values whose high bits are `bucket`.
+#[multiversion::multiversion(targets = "simd")]
+fn count_low(values: &[f32], bucket: u32, hist: &mut [u32]) {
+    for x in values {
+        let b = mag_bits(*x);
+        if b >> 16 == bucket {
+            hist[(b & 0xffff) as usize] += 1;
+        }
+    }
 }
 
 /// Low-16-bit histogram, per open request, of its series' elements in its bucket.
@@ -250,14 +267,7 @@ fn histograms_lo(
 ) -> Vec<Vec<u32>> {
     fold_chunks(n, series, fill, open.len(), &|bufs, h| {
         for (j, &r) in open.iter().enumerate() {
-            let bucket = buckets[j].0 as u32;
-            let hist = &mut h[j];
-            for x in &bufs[requests[r].0] {
-                let b = mag_bits(*x);
-                if b >> 16 == bucket {
-                    hist[(b & 0xffff) as usize] += 1;
-                }
-            }
+            count_low(&bufs[requests[r].0], buckets[j].0 as u32, &mut h[j]);
         }
     })
 }

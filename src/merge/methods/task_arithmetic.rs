@@ -190,14 +190,22 @@ struct Combine<'a> {
 }
 
 impl Combine<'_> {
-    /// Merges elements `start..start + out.len()`; `xs[t]` is term `t`'s input chunk. Works in
-    /// blocks: each term's weighted, masked task vector is computed once per block into
-    /// scratch, with the mask rule dispatched per block so the inner loops stay branch-light.
-    #[inline]
+    /// Merges elements `start..start + out.len()`; `xs[t]` is term `t`'s input chunk.
     fn run(&self, start: usize, base: &[f32], xs: &[&[f32]], out: &mut [f32]) {
+        combine_chunk(self, start, base, xs, out)
+    }
+}
+
+/// The chunk kernel behind [`Combine::run`]. Works in blocks: each term's weighted, masked
+/// task vector is computed once per block into scratch, with the mask rule dispatched per
+/// block so the inner loops stay branch-light; compiled per SIMD level, dispatched at run time.
+#[multiversion::multiversion(targets = "simd")]
+fn combine_chunk(c: &Combine, start: usize, base: &[f32], xs: &[&[f32]], out: &mut [f32]) {
+    {
+        let this = c;
         const B: usize = 512;
-        let m = self.terms.len();
-        let wsum: f32 = self.terms.iter().map(|t| t.weight).sum();
+        let m = this.terms.len();
+        let wsum: f32 = this.terms.iter().map(|t| t.weight).sum();
         let lin_div = if wsum.abs() < 1e-8 { 1.0 } else { wsum };
         let mut vs = vec![0f32; m * B];
         let mut mixed = [0f32; B];
@@ -207,7 +215,7 @@ impl Combine<'_> {
             let n = B.min(out.len() - bs);
             let b = &base[bs..bs + n];
             // v_k = w·s·keep(δ_k) (mergekit: (δ·s)·w; folding s·w differs by ≤ 1 ulp).
-            for (k, t) in self.terms.iter().enumerate() {
+            for (k, t) in this.terms.iter().enumerate() {
                 let v = &mut vs[k * B..k * B + n];
                 let x = &xs[k][bs..bs + n];
                 if t.absolute {
@@ -227,7 +235,7 @@ impl Combine<'_> {
                     .zip(&vs[k * B..k * B + n])
                     .for_each(|(acc, v)| *acc += v);
             }
-            if self.consensus {
+            if this.consensus {
                 // Elected sign: sign(Σ_k v_k), ties (0) count as +; keep agreeing entries.
                 let mut elected = [0f32; B];
                 elected[..n]
@@ -236,7 +244,7 @@ impl Combine<'_> {
                     .for_each(|(e, s)| *e = if *s >= 0.0 { 1.0 } else { -1.0 });
                 mixed[..n].fill(0.0);
                 div[..n].fill(0.0);
-                for (k, t) in self.terms.iter().enumerate() {
+                for (k, t) in this.terms.iter().enumerate() {
                     let v = &vs[k * B..k * B + n];
                     let w = t.weight;
                     let (mx, dv, el) = (&mut mixed[..n], &mut div[..n], &elected[..n]);
@@ -257,12 +265,12 @@ impl Combine<'_> {
             }
             let o = &mut out[bs..bs + n];
             for i in 0..n {
-                let d = if self.normalize {
+                let d = if this.normalize {
                     mixed[i] / div[i]
                 } else {
                     mixed[i]
                 };
-                o[i] = b[i] + d * self.lambda;
+                o[i] = b[i] + d * this.lambda;
             }
         }
     }
