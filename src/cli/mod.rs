@@ -40,8 +40,9 @@ pub struct MergeArgs {
     /// Seed for DARE/DELLA masks: the same seed gives the same bytes on any thread count.
     #[arg(long, default_value_t = 0)]
     pub random_seed: u64,
-    /// Maximum bytes per output shard (a single larger tensor gets its own shard).
-    #[arg(long, default_value_t = 5_000_000_000)]
+    /// Maximum bytes per output shard, with mergekit's K/M/B suffixes (`500M`, `5B`); a single
+    /// larger tensor gets a shard of its own.
+    #[arg(long, default_value = "5B", value_parser = parse_kmb)]
     pub out_shard_size: u64,
     /// Worker threads (default: all cores).
     #[arg(long)]
@@ -54,6 +55,24 @@ pub enum BenchCommand {
     /// Merge a synthetic llama-shaped bf16 family with each method; print throughput next to
     /// this machine's memcpy bandwidth.
     Merge(crate::bench::BenchMergeArgs),
+}
+
+/// Parses a byte count with an optional K/M/B (thousand/million/billion) suffix, as mergekit's
+/// `--out-shard-size` does.
+pub fn parse_kmb(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('B') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok((v * mult) as u64),
+        _ => Err(format!(
+            "`{s}` is not a byte count (examples: 1000000, 500M, 5B)"
+        )),
+    }
 }
 
 /// Runs the CLI.
@@ -135,7 +154,7 @@ pub fn methods_table() -> String {
                     ParamDefault::Value(v) if p.kind == Kind::Bool => {
                         format!("`{}` = {}", p.name, v != 0.0)
                     }
-                    ParamDefault::Value(v) => format!("`{}` = {}", p.name, v),
+                    ParamDefault::Value(v) => format!("`{}` = {:?}", p.name, v),
                 })
                 .collect();
             if v.is_empty() {
@@ -163,4 +182,19 @@ pub fn methods_table() -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_kmb;
+
+    #[test]
+    fn shard_sizes_take_mergekit_suffixes() {
+        assert_eq!(parse_kmb("5B"), Ok(5_000_000_000));
+        assert_eq!(parse_kmb("500M"), Ok(500_000_000));
+        assert_eq!(parse_kmb("1.5k"), Ok(1_500));
+        assert_eq!(parse_kmb("12345"), Ok(12_345));
+        assert!(parse_kmb("lots").is_err());
+        assert!(parse_kmb("0").is_err());
+    }
 }

@@ -208,8 +208,9 @@ impl<'a> TensorInputs<'a> {
         );
     }
 
-    /// Folds `f(acc, start, inputs)` over chunks in parallel and combines partial results
-    /// with `combine`; `identity` makes a fresh accumulator.
+    /// Folds `f(acc, start, inputs)` over chunks in parallel and combines the per-chunk
+    /// results with `combine` in chunk order, so float reductions give the same bits on any
+    /// thread count; `identity` makes a fresh accumulator.
     pub fn fold_chunks<T, I, F, C>(&self, which: &[usize], identity: I, f: F, combine: C) -> T
     where
         T: Send,
@@ -218,22 +219,22 @@ impl<'a> TensorInputs<'a> {
         C: Fn(T, T) -> T + Sync + Send,
     {
         let n_chunks = self.numel.div_ceil(CHUNK);
-        (0..n_chunks)
+        let partials: Vec<T> = (0..n_chunks)
             .into_par_iter()
-            .fold(
-                || (identity(), vec![vec![0f32; CHUNK]; which.len()]),
-                |(acc, mut bufs), c| {
+            .map_init(
+                || vec![vec![0f32; CHUNK]; which.len()],
+                |bufs, c| {
                     let start = c * CHUNK;
                     let n = CHUNK.min(self.numel - start);
                     for (b, &k) in bufs.iter_mut().zip(which) {
                         self.decode(k, start, &mut b[..n]);
                     }
                     let ins: Vec<&[f32]> = bufs.iter().map(|b| &b[..n]).collect();
-                    (f(acc, start, &ins), bufs)
+                    f(identity(), start, &ins)
                 },
             )
-            .map(|(acc, _)| acc)
-            .reduce(&identity, &combine)
+            .collect();
+        partials.into_iter().fold(identity(), combine)
     }
 }
 

@@ -37,8 +37,14 @@ impl MaskStream {
     pub fn uniforms(&self, start: usize, out: &mut [f64]) {
         let mut rng = self.rng.clone();
         rng.set_word_pos(start as u128);
-        for o in out.iter_mut() {
-            *o = rng.next_u32() as f64 * (1.0 / 4_294_967_296.0);
+        // Whole ChaCha blocks at a time (same words, in order, as repeated next_u32).
+        let mut words = [0u32; 512];
+        for chunk in out.chunks_mut(words.len()) {
+            let w = &mut words[..chunk.len()];
+            rng.fill_bytes(bytemuck::cast_slice_mut(w));
+            for (o, x) in chunk.iter_mut().zip(w.iter()) {
+                *o = *x as f64 * (1.0 / 4_294_967_296.0);
+            }
         }
     }
 }
@@ -55,6 +61,18 @@ mod tests {
         let mut tail = vec![0.0; 37];
         s.uniforms(63, &mut tail);
         assert_eq!(&all[63..], &tail[..]);
+    }
+
+    #[test]
+    fn block_fill_gives_the_words_of_next_u32() {
+        let s = MaskStream::new(1, "t", 0);
+        let mut rng = s.rng.clone();
+        let want: Vec<f64> = (0..1000)
+            .map(|_| rng.next_u32() as f64 / 4_294_967_296.0)
+            .collect();
+        let mut got = vec![0.0; 1000];
+        s.uniforms(0, &mut got);
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -226,7 +226,7 @@ fn rescale_factor(rescale: bool, before: f64, after: f64) -> f32 {
 
 /// (L1 before, L1 after) masking.
 fn l1_norms(n: usize, fill: Fill, keep: &Keep) -> (f64, f64) {
-    (0..n.div_ceil(CHUNK))
+    let partials: Vec<(f64, f64)> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map_init(
             || (vec![0f32; CHUNK], vec![0f64; CHUNK]),
@@ -237,18 +237,42 @@ fn l1_norms(n: usize, fill: Fill, keep: &Keep) -> (f64, f64) {
                 if let Some(s) = keep.random() {
                     s.uniforms(start, &mut u[..len]);
                 }
-                let (mut b, mut a) = (0f64, 0f64);
-                for (j, x) in buf[..len].iter().enumerate() {
-                    let v = x.abs() as f64;
-                    b += v;
-                    if keep.keeps(start + j, *x, u[j]) {
-                        a += v;
-                    }
-                }
-                (b, a)
+                l1_chunk(keep, start, &buf[..len], &u[..len])
             },
         )
-        .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1))
+        .collect();
+    // Summed in chunk order: the same rescale factor on any thread count.
+    sum_pairs(&partials)
+}
+
+/// (Σ|x|, Σ|x| over kept x) of one chunk, with the rule dispatched once per chunk.
+#[multiversion::multiversion(targets = "simd")]
+fn l1_chunk(keep: &Keep, start: usize, xs: &[f32], u: &[f64]) -> (f64, f64) {
+    let total: f64 = xs.iter().map(|x| x.abs() as f64).sum();
+    let kept: f64 = match keep {
+        Keep::All => total,
+        Keep::Random { density, .. } => xs
+            .iter()
+            .zip(u)
+            .map(|(x, r)| if *r < *density { x.abs() as f64 } else { 0.0 })
+            .sum(),
+        _ => xs
+            .iter()
+            .enumerate()
+            .map(|(j, x)| {
+                if keep.keeps(start + j, *x, 0.0) {
+                    x.abs() as f64
+                } else {
+                    0.0
+                }
+            })
+            .sum(),
+    };
+    (total, kept)
+}
+
+fn sum_pairs(p: &[(f64, f64)]) -> (f64, f64) {
+    p.iter().fold((0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1))
 }
 
 /// DELLA MagPrune (mergekit `della_magprune`): within each row (1-D tensors are one row),
@@ -266,19 +290,24 @@ fn della_mask(
     } else {
         delta.len().max(1)
     };
-    delta
+    let partials: Vec<(f64, f64)> = delta
         .par_chunks_mut(cols.max(1))
         .enumerate()
         .map(|(r, row)| {
-            let mut order: Vec<u32> = (0..row.len() as u32).collect();
-            // Stable: equal magnitudes rank by position.
-            order.sort_by(|&a, &b| row[a as usize].abs().total_cmp(&row[b as usize].abs()));
+            // Rank by magnitude, equal magnitudes by position: sort (magnitude bits, index)
+            // keys, which orders exactly like a stable sort on |x|.
+            let mut order: Vec<u64> = row
+                .iter()
+                .enumerate()
+                .map(|(j, x)| ((x.to_bits() & 0x7fff_ffff) as u64) << 32 | j as u64)
+                .collect();
+            order.sort_unstable();
             let mut u = vec![0f64; row.len()];
             stream.uniforms(r * cols, &mut u);
             let span = (row.len().max(2) - 1) as f64;
             let (mut b, mut a) = (0f64, 0f64);
-            for (rank0, &j) in order.iter().enumerate() {
-                let j = j as usize;
+            for (rank0, &key) in order.iter().enumerate() {
+                let j = (key & 0xffff_ffff) as usize;
                 let prob = (density - eps) + (rank0 as f64 / span) * 2.0 * eps;
                 let v = row[j].abs() as f64;
                 b += v;
@@ -290,5 +319,6 @@ fn della_mask(
             }
             (b, a)
         })
-        .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1))
+        .collect();
+    sum_pairs(&partials)
 }

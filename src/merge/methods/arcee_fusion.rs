@@ -3,11 +3,12 @@
 //! median + 1.5·IQR. Follows mergekit's `arcee_fusion.py`, except that quantiles are exact
 //! for every tensor (mergekit samples 10⁶ entries with an unseeded RNG above that size).
 
-use super::common::base_of;
+use super::common::{base_of, par_fill};
 use crate::error::Result;
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
+use rayon::prelude::*;
 
 /// Merges one tensor.
 pub fn merge(
@@ -24,39 +25,48 @@ pub fn merge(
     } else {
         n
     };
-    let mut imp = vec![0f32; n];
-    for start in (0..n).step_by(cols.max(1)) {
-        let r = start..start + cols;
-        // f32 throughout, as torch computes it: the mask is a threshold decision, and
-        // importances within float error of the threshold must fall the same way.
-        let p = softmax(&b[r.clone()]);
-        let q = softmax(&a[r.clone()]);
-        let kl: f32 = p
-            .iter()
-            .zip(&q)
-            .map(|(p, q)| {
-                let (p, q) = (p + 1e-8, q + 1e-8);
-                p * (p / q).ln()
-            })
-            .sum();
-        for i in r {
-            imp[i] = (b[i] - a[i]).abs() * kl;
-        }
+    if n == 0 {
+        return Ok(());
     }
-    let mut sorted = imp.clone();
-    sorted.sort_by(|x, y| x.total_cmp(y));
-    // torch: (q · (n − 1)).long() with q a float32 tensor.
-    let at = |q: f32| sorted[(q * (n as f32 - 1.0)) as usize];
-    let thr = at(0.5) + 1.5 * (at(0.75) - at(0.25));
-    let out: Vec<f32> = (0..n)
-        .map(|i| {
-            if imp[i] >= thr {
-                a[i] + (b[i] - a[i])
-            } else {
-                a[i]
+    let mut imp = vec![0f32; n];
+    imp.par_chunks_mut(cols.max(1))
+        .enumerate()
+        .for_each(|(r, row)| {
+            let start = r * cols;
+            let range = start..start + row.len();
+            // f32 throughout, as torch computes it: the mask is a threshold decision, and
+            // importances within float error of the threshold must fall the same way.
+            let p = softmax(&b[range.clone()]);
+            let q = softmax(&a[range.clone()]);
+            let kl: f32 = p
+                .iter()
+                .zip(&q)
+                .map(|(p, q)| {
+                    let (p, q) = (p + 1e-8, q + 1e-8);
+                    p * (p / q).ln()
+                })
+                .sum();
+            for (j, o) in row.iter_mut().enumerate() {
+                *o = (b[start + j] - a[start + j]).abs() * kl;
             }
-        })
-        .collect();
+        });
+    // Quantiles at ⌊q·(n − 1)⌋ of the sorted importances (torch: float32 q times n − 1, then
+    // `.long()`), found by selection instead of a full sort.
+    let mut scratch = imp.clone();
+    let mut at = |q: f32| {
+        let i = (q * (n as f32 - 1.0)) as usize;
+        *scratch.select_nth_unstable_by(i, |x, y| x.total_cmp(y)).1
+    };
+    let (q1, median, q3) = (at(0.25), at(0.5), at(0.75));
+    let thr = median + 1.5 * (q3 - q1);
+    let mut out = vec![0f32; n];
+    par_fill(&mut out, |i| {
+        if imp[i] >= thr {
+            a[i] + (b[i] - a[i])
+        } else {
+            a[i]
+        }
+    });
     encode_to(job.out_dtype, &out, dst);
     Ok(())
 }

@@ -1,6 +1,12 @@
-//! Small helpers shared by the method kernels.
+//! Small helpers shared by the method kernels: parameter access and parallel reductions.
+//!
+//! Reductions sum fixed-size chunk partials in chunk order, so a merge gives the same bits
+//! on any thread count.
+
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::merge::inputs::CHUNK;
 use crate::merge::job::TensorJob;
 
 /// The base input index, or an error naming the tensor.
@@ -24,12 +30,30 @@ pub fn weights_of(job: &TensorJob, which: &[usize]) -> Result<Vec<f64>> {
         .collect()
 }
 
+/// Σ f(i) over `0..n` in f64, in parallel, deterministic.
+pub fn par_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
+    let partials: Vec<f64> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| (c * CHUNK..((c + 1) * CHUNK).min(n)).map(&f).sum::<f64>())
+        .collect();
+    partials.iter().sum()
+}
+
 /// Σ a·b in f64.
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    par_sum(a.len(), |i| a[i] as f64 * b[i] as f64)
 }
 
 /// Euclidean norm in f64.
 pub fn norm(a: &[f32]) -> f64 {
     dot(a, a).sqrt()
+}
+
+/// `out[i] = f(i)` in parallel.
+pub fn par_fill(out: &mut [f32], f: impl Fn(usize) -> f32 + Sync) {
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, ch)| {
+        for (j, o) in ch.iter_mut().enumerate() {
+            *o = f(c * CHUNK + j);
+        }
+    });
 }

@@ -6,7 +6,7 @@
 //! - Karcher, Riemannian center of mass and mollifier smoothing (1977)
 //! - mergekit's reference for the method: <https://arxiv.org/abs/2603.04972>
 
-use super::common::{dot, norm};
+use super::common::{dot, norm, par_fill};
 use crate::error::Result;
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
@@ -41,49 +41,56 @@ pub fn karcher_mean(xs: &[Vec<f32>], max_iter: usize, tol: f64) -> Vec<f32> {
     let units: Vec<Vec<f32>> = valid
         .iter()
         .map(|&i| {
-            xs[i]
-                .iter()
-                .map(|v| (*v as f64 / norms[i]) as f32)
-                .collect()
+            let mut u = vec![0f32; n];
+            par_fill(&mut u, |j| (xs[i][j] as f64 / norms[i]) as f32);
+            u
         })
         .collect();
     let a = 1.0 / valid.len() as f64; // normalized alphas over valid inputs (all equal)
     let mut u = vec![0f32; n];
-    for un in &units {
-        u.iter_mut().zip(un).for_each(|(x, y)| *x += (a as f32) * y);
-    }
+    par_fill(&mut u, |j| units.iter().map(|un| (a as f32) * un[j]).sum());
     let nu = norm(&u);
     if nu < tol {
         u = units[0].clone();
     } else {
-        u.iter_mut().for_each(|x| *x = (*x as f64 / nu) as f32);
+        let v = u.clone();
+        par_fill(&mut u, |j| (v[j] as f64 / nu) as f32);
     }
+    let mut tan = vec![0f32; n];
     for _ in 0..max_iter {
-        let mut tan = vec![0f64; n];
-        for un in &units {
-            let d = dot(&u, un).clamp(-1.0, 1.0);
-            let theta = d.acos();
-            if theta < tol {
-                continue;
-            }
-            let f = a * theta / theta.sin();
-            for i in 0..n {
-                tan[i] += f * (un[i] as f64 - d * u[i] as f64);
-            }
-        }
-        let nt = tan.iter().map(|x| x * x).sum::<f64>().sqrt();
+        // T = Σ a·θ/sin θ·(u_i − cos θ·u) over inputs not already at u.
+        let terms: Vec<(&Vec<f32>, f64, f64)> = units
+            .iter()
+            .filter_map(|un| {
+                let d = dot(&u, un).clamp(-1.0, 1.0);
+                let theta = d.acos();
+                (theta >= tol).then(|| (un, a * theta / theta.sin(), d))
+            })
+            .collect();
+        par_fill(&mut tan, |j| {
+            let uj = u[j] as f64;
+            terms
+                .iter()
+                .map(|(un, f, d)| f * (un[j] as f64 - d * uj))
+                .sum::<f64>() as f32
+        });
+        let nt = norm(&tan);
         if nt < tol {
             break;
         }
         let (c, s) = (nt.cos(), nt.sin());
-        for i in 0..n {
-            u[i] = (c * u[i] as f64 + s * tan[i] / nt) as f32;
-        }
+        let prev = u.clone();
+        par_fill(&mut u, |j| {
+            (c * prev[j] as f64 + s * tan[j] as f64 / nt) as f32
+        });
         let un = norm(&u);
         if un > tol {
-            u.iter_mut().for_each(|x| *x = (*x as f64 / un) as f32);
+            let v = u.clone();
+            par_fill(&mut u, |j| (v[j] as f64 / un) as f32);
         }
     }
     let scale: f64 = norms.iter().map(|nk| alpha * nk).sum();
-    u.iter().map(|x| (*x as f64 * scale) as f32).collect()
+    let mut out = vec![0f32; n];
+    par_fill(&mut out, |j| (u[j] as f64 * scale) as f32);
+    out
 }

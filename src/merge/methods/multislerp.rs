@@ -6,7 +6,7 @@
 //! ## References
 //! - <https://goddard.blog/posts/multislerp-wow-what-a-cool-idea>
 
-use super::common::{dot, norm, weights_of};
+use super::common::{norm, par_fill, par_sum, weights_of};
 use crate::error::{Error, Result};
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
@@ -35,22 +35,19 @@ pub fn merge(
     let mut xs: Vec<Vec<f32>> = others.iter().map(|&k| inputs.to_vec(k)).collect();
     if let Some(b) = &base {
         for x in &mut xs {
-            x.iter_mut().zip(b).for_each(|(v, y)| *v -= y);
+            let v = x.clone();
+            par_fill(x, |i| v[i] - b[i]);
         }
     }
     let n = inputs.numel();
     let norms: Vec<f64> = xs.iter().map(|x| norm(x)).collect();
-    let units: Vec<Vec<f32>> = xs
-        .iter()
-        .zip(&norms)
-        .map(|(x, nk)| x.iter().map(|v| (*v as f64 / (nk + eps)) as f32).collect())
-        .collect();
+    // Unit directions u_k = x_k/(‖x_k‖ + eps), used without being stored.
+    let inv: Vec<f64> = norms.iter().map(|nk| 1.0 / (nk + eps)).collect();
+    let unit = |k: usize, i: usize| (xs[k][i] as f64 * inv[k]) as f32;
     let mut mean = vec![0f32; n];
-    for (u, wk) in units.iter().zip(&w) {
-        mean.iter_mut()
-            .zip(u)
-            .for_each(|(m, v)| *m += (*wk as f32) * v);
-    }
+    par_fill(&mut mean, |i| {
+        (0..xs.len()).map(|k| w[k] as f32 * unit(k, i)).sum()
+    });
     let mean_norm = norm(&mean);
     let mut out = vec![0f32; n];
     if mean_norm < eps {
@@ -60,28 +57,32 @@ pub fn merge(
                 "multislerp: the weighted directions cancel out (antipodal inputs); change the weights",
             ));
         }
-        for i in 0..n {
-            out[i] = (xs[0][i] as f64 * w[0] + xs[1][i] as f64 * w[1]) as f32;
-        }
+        par_fill(&mut out, |i| {
+            (xs[0][i] as f64 * w[0] + xs[1][i] as f64 * w[1]) as f32
+        });
     } else {
-        mean.iter_mut()
-            .for_each(|m| *m = (*m as f64 / mean_norm) as f32);
+        let m = mean.clone();
+        par_fill(&mut mean, |i| (m[i] as f64 / mean_norm) as f32);
+        // Tangent-space average: Σ w_k (u_k − (u_k·m̂) m̂).
+        let d: Vec<f32> = (0..xs.len())
+            .map(|k| par_sum(n, |i| unit(k, i) as f64 * mean[i] as f64) as f32)
+            .collect();
         let mut tangent = vec![0f32; n];
-        for (u, wk) in units.iter().zip(&w) {
-            let d = dot(u, &mean) as f32;
-            for i in 0..n {
-                tangent[i] += *wk as f32 * (u[i] - d * mean[i]);
-            }
-        }
+        par_fill(&mut tangent, |i| {
+            (0..xs.len())
+                .map(|k| w[k] as f32 * (unit(k, i) - d[k] * mean[i]))
+                .sum()
+        });
         let tn = norm(&tangent) + eps;
         let avg_norm: f64 = norms.iter().zip(&w).map(|(a, b)| a * b).sum();
         let (c, s) = (tn.cos(), tn.sin() / tn);
-        for i in 0..n {
-            out[i] = ((mean[i] as f64 * c + tangent[i] as f64 * s) * avg_norm) as f32;
-        }
+        par_fill(&mut out, |i| {
+            ((mean[i] as f64 * c + tangent[i] as f64 * s) * avg_norm) as f32
+        });
     }
     if let Some(b) = &base {
-        out.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        let v = out.clone();
+        par_fill(&mut out, |i| v[i] + b[i]);
     }
     encode_to(job.out_dtype, &out, dst);
     Ok(())

@@ -3,11 +3,12 @@
 //! mergekit interpolates along dim 0). With a base model the task vectors are interpolated
 //! and added back. Follows mergekit's `nuslerp.py`.
 
-use super::common::weights_of;
+use super::common::{par_fill, par_sum, weights_of};
 use crate::error::Result;
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
+use rayon::prelude::*;
 
 /// Merges one tensor.
 pub fn merge(
@@ -39,12 +40,34 @@ pub fn merge(
     };
     let mut out = vec![0f32; n];
     if flatten || shape.len() < 2 {
-        interpolate(t, &v0, &v1, &mut out, n, 1, |_, j| j);
-    } else if row_wise {
-        // dim 0: each column is a vector (`rows` long; `cols` of them).
-        interpolate(t, &v0, &v1, &mut out, rows, cols, |v, j| j * cols + v);
+        // One vector: parallel reductions.
+        let n0 = par_sum(n, |i| (v0[i] as f64).powi(2)).sqrt();
+        let n1 = par_sum(n, |i| (v1[i] as f64).powi(2)).sqrt();
+        let d = par_sum(n, |i| v0[i] as f64 * v1[i] as f64);
+        let (c0, c1) = coefficients(t, n0, n1, d);
+        par_fill(&mut out, |i| (c0 * v0[i] as f64 + c1 * v1[i] as f64) as f32);
     } else {
-        interpolate(t, &v0, &v1, &mut out, cols, rows, |v, j| v * cols + j);
+        // Many vectors: rows (dim −1) or, with nuslerp_row_wise (dim 0), columns.
+        let (count, len) = if row_wise { (cols, rows) } else { (rows, cols) };
+        let at = |v: usize, j: usize| if row_wise { j * cols + v } else { v * cols + j };
+        let coef: Vec<(f64, f64)> = (0..count)
+            .into_par_iter()
+            .map(|v| {
+                let (mut n0, mut n1, mut d) = (0f64, 0f64, 0f64);
+                for j in 0..len {
+                    let (x, y) = (v0[at(v, j)] as f64, v1[at(v, j)] as f64);
+                    n0 += x * x;
+                    n1 += y * y;
+                    d += x * y;
+                }
+                coefficients(t, n0.sqrt(), n1.sqrt(), d)
+            })
+            .collect();
+        par_fill(&mut out, |i| {
+            let v = if row_wise { i % cols } else { i / cols };
+            let (c0, c1) = coef[v];
+            (c0 * v0[i] as f64 + c1 * v1[i] as f64) as f32
+        });
     }
     if let Some(b) = &base {
         out.iter_mut().zip(b).for_each(|(x, y)| *x += y);
@@ -53,40 +76,15 @@ pub fn merge(
     Ok(())
 }
 
-/// Slerps `count` vectors of length `len`; `at(v, j)` is the flat index of element j of v.
-fn interpolate(
-    t: f64,
-    a: &[f32],
-    b: &[f32],
-    out: &mut [f32],
-    len: usize,
-    count: usize,
-    at: impl Fn(usize, usize) -> usize,
-) {
-    for v in 0..count {
-        let (mut n0, mut n1) = (0f64, 0f64);
-        for j in 0..len {
-            let i = at(v, j);
-            n0 += (a[i] as f64).powi(2);
-            n1 += (b[i] as f64).powi(2);
-        }
-        // mergekit: x / max(‖x‖, 1e-7).
-        let (n0, n1) = (n0.sqrt().max(1e-7), n1.sqrt().max(1e-7));
-        let mut cos = 0f64;
-        for j in 0..len {
-            let i = at(v, j);
-            cos += (a[i] as f64 / n0) * (b[i] as f64 / n1);
-        }
-        let theta = cos.clamp(-1.0, 1.0).acos();
-        let sin = theta.sin();
-        let (c0, c1) = if sin.abs() < 1e-8 {
-            (1.0 - t, t)
-        } else {
-            (((1.0 - t) * theta).sin() / sin, (t * theta).sin() / sin)
-        };
-        for j in 0..len {
-            let i = at(v, j);
-            out[i] = (c0 * a[i] as f64 + c1 * b[i] as f64) as f32;
-        }
+/// Slerp coefficients `(c0, c1)` for vectors with norms `n0`, `n1` and dot product `d`
+/// (mergekit: directions `x / max(‖x‖, 1e-7)`, lerp when `|sin θ| < 1e-8`).
+fn coefficients(t: f64, n0: f64, n1: f64, d: f64) -> (f64, f64) {
+    let cos = d / (n0.max(1e-7) * n1.max(1e-7));
+    let theta = cos.clamp(-1.0, 1.0).acos();
+    let sin = theta.sin();
+    if sin.abs() < 1e-8 {
+        (1.0 - t, t)
+    } else {
+        (((1.0 - t) * theta).sin() / sin, (t * theta).sin() / sin)
     }
 }

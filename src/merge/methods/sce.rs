@@ -6,7 +6,7 @@
 //! ## References
 //! - Wan et al., FuseChat, <https://arxiv.org/abs/2408.07990>
 
-use super::common::base_of;
+use super::common::{base_of, par_fill, par_sum};
 use crate::error::Result;
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
@@ -27,7 +27,8 @@ pub fn merge(
         .iter()
         .map(|&k| {
             let mut x = inputs.to_vec(k);
-            x.iter_mut().zip(&b).for_each(|(v, y)| *v -= y);
+            let v = x.clone();
+            par_fill(&mut x, |i| v[i] - b[i]);
             x
         })
         .collect();
@@ -35,16 +36,15 @@ pub fn merge(
     let topk = job.global.or("select_topk", 1.0);
     if topk < 1.0 {
         // Population variance across models at each position.
-        let var: Vec<f32> = (0..n)
-            .map(|i| {
-                let mean = tvs.iter().map(|t| t[i] as f64).sum::<f64>() / m;
-                (tvs.iter()
-                    .map(|t| (t[i] as f64 - mean).powi(2))
-                    .sum::<f64>()
-                    / m) as f32
-            })
-            .collect();
-        let nonzero = var.iter().filter(|v| **v != 0.0).count();
+        let mut var = vec![0f32; n];
+        par_fill(&mut var, |i| {
+            let mean = tvs.iter().map(|t| t[i] as f64).sum::<f64>() / m;
+            (tvs.iter()
+                .map(|t| (t[i] as f64 - mean).powi(2))
+                .sum::<f64>()
+                / m) as f32
+        });
+        let nonzero = par_sum(n, |i| (var[i] != 0.0) as u8 as f64) as usize;
         let k = if topk <= 0.0 {
             0
         } else {
@@ -52,17 +52,14 @@ pub fn merge(
         };
         let rule = TopK::new(&var, k);
         for t in &mut tvs {
-            for (i, x) in t.iter_mut().enumerate() {
-                if !rule.keeps(i, var[i]) {
-                    *x = 0.0;
-                }
-            }
+            let v = t.clone();
+            par_fill(t, |i| if rule.keeps(i, var[i]) { v[i] } else { 0.0 });
         }
     }
     // Model weights: mean of squares, normalized to sum 1 (uniform when all ≈ 0).
     let raw: Vec<f64> = tvs
         .iter()
-        .map(|t| t.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / n.max(1) as f64)
+        .map(|t| par_sum(n, |i| (t[i] as f64).powi(2)) / n.max(1) as f64)
         .collect();
     let total: f64 = raw.iter().sum();
     let w: Vec<f64> = if total.abs() < 1e-6 {
@@ -71,26 +68,20 @@ pub fn merge(
         raw.iter().map(|x| x / total).collect()
     };
     let mut out = vec![0f32; n];
-    for i in 0..n {
+    par_fill(&mut out, |i| {
+        // Erase entries whose sign disagrees with sign(Σ_k tv_k) (≥ 0 counts as +).
         let s: f64 = tvs.iter().map(|t| t[i] as f64).sum();
         let elected = if s >= 0.0 { 1.0 } else { -1.0 };
         let (mut num, mut den) = (0f64, 0f64);
         for (t, wk) in tvs.iter().zip(&w) {
             let x = t[i] as f64;
-            let sg = if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else {
-                0.0
-            };
-            if sg == elected {
+            if x * elected > 0.0 {
                 num += x * wk;
                 den += wk;
             }
         }
-        out[i] = (b[i] as f64 + num / den.max(1e-6)) as f32;
-    }
+        (b[i] as f64 + num / den.max(1e-6)) as f32
+    });
     encode_to(job.out_dtype, &out, dst);
     Ok(())
 }
