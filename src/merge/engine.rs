@@ -37,6 +37,10 @@ pub struct MergeSummary {
     pub shards: usize,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// Time spent in the merge kernels (the writer overlaps with it).
+    pub kernel_seconds: f64,
+    /// Time the writer thread spent writing shards.
+    pub write_seconds: f64,
 }
 
 /// Views of one job's inputs inside the plan's memory maps.
@@ -91,6 +95,7 @@ pub fn run(
     let mut bytes_read = 0u64;
     let profile = std::env::var_os("MERGESEARCH_PROFILE").is_some();
     let mut kernel_secs = 0f64;
+    let mut write_secs_out = 0f64;
     let writer = std::thread::scope(|scope| -> Result<CheckpointWriter> {
         let (full_tx, full_rx) = mpsc::sync_channel::<(usize, usize, Vec<u8>)>(1);
         let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
@@ -134,6 +139,7 @@ pub fn run(
             return Err(e);
         }
         let (writer, write_secs) = joined?;
+        write_secs_out = write_secs;
         if profile {
             eprintln!("profile: kernels {kernel_secs:.3} s, writer busy {write_secs:.3} s");
         }
@@ -146,6 +152,8 @@ pub fn run(
         bytes_written: writer.bytes_written(),
         shards: writer.num_shards(),
         seconds: 0.0,
+        kernel_seconds: kernel_secs,
+        write_seconds: write_secs_out,
     };
     writer.finish()?;
     Ok(MergeSummary {

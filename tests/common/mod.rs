@@ -88,34 +88,21 @@ impl ModelSpec {
     }
 }
 
-/// Every tensor of a llama model in HF order and naming (no biases, untied lm_head).
+/// Every tensor of a llama model in HF order and naming (no biases, untied lm_head): the
+/// crate's own synthetic-model layout at test size.
 pub fn llama_tensors(layers: usize, vocab: usize) -> Vec<(String, Vec<usize>)> {
-    let (h, i) = (HIDDEN, INTER);
-    let mut v = vec![("model.embed_tokens.weight".to_string(), vec![vocab, h])];
-    for l in 0..layers {
-        let p = format!("model.layers.{l}");
-        v.push((format!("{p}.input_layernorm.weight"), vec![h]));
-        for n in ["q_proj", "k_proj", "v_proj", "o_proj"] {
-            v.push((format!("{p}.self_attn.{n}.weight"), vec![h, h]));
-        }
-        v.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-        v.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h]));
-        v.push((format!("{p}.mlp.up_proj.weight"), vec![i, h]));
-        v.push((format!("{p}.mlp.down_proj.weight"), vec![h, i]));
+    mergesearch::bench::synthetic::LlamaShape {
+        vocab,
+        hidden: HIDDEN,
+        intermediate: INTER,
+        layers,
     }
-    v.push(("model.norm.weight".to_string(), vec![h]));
-    v.push(("lm_head.weight".to_string(), vec![vocab, h]));
-    v
+    .tensors()
 }
 
 /// FNV-1a 64 of a tensor name (a fixed hash: values never change between runs).
 fn fnv(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    mergesearch::merge::rng::fnv1a64(s.as_bytes())
 }
 
 /// SplitMix64 finalizer of (a, b, c).
