@@ -230,3 +230,25 @@ fn out_dir_that_is_a_file_is_refused_and_kept() {
     );
     assert_no_leftovers(tmp.path());
 }
+
+#[test]
+fn empty_layer_range_is_refused() {
+    let tmp = workspace();
+    let yaml = "merge_method: passthrough\n\
+                slices:\n  - sources:\n      - model: ft1\n        layer_range: [1, 1]\n";
+    assert_fails(
+        tmp.path(),
+        yaml,
+        &["slices[0].sources[0].layer_range", "empty"],
+    );
+}
+
+#[test]
+fn models_of_different_depths_are_named() {
+    let tmp = workspace();
+    write_model(&tmp.path().join("deep"), &ModelSpec::new(3).layers(3));
+    let yaml = "merge_method: linear\n\
+                models:\n  - model: ft1\n    parameters: {weight: 1}\n\
+                \x20 - model: deep\n    parameters: {weight: 1}\n";
+    assert_fails(tmp.path(), yaml, &["models:", "ft1 (2)", "deep (3)"]);
+}

@@ -507,3 +507,27 @@ fn embeddings_of_different_vocab_sizes_merge_their_common_sub_matrix() {
         assert_close(name, &got[name].1, &want, 1e-6, 0.0);
     }
 }
+
+#[test]
+fn filters_match_lm_head_on_a_tied_model() {
+    // ft1 has no lm_head (tied embeddings): its lm_head input is its embed_tokens, but a
+    // `filter: lm_head` entry still applies, as mergekit matches the requested name.
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let base = write_model(&cwd.join("base"), &ModelSpec::new(0));
+    let ft1 = write_model_with(&cwd.join("ft1"), &ModelSpec::new(1), |list| {
+        list.retain(|(n, _)| n != "lm_head.weight")
+    });
+    let yaml = "merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - model: ft1\n    parameters:\n      weight:\n        - filter: lm_head\n          value: 0.25\n        - value: 1.0\n";
+    let out = merge_ok(cwd, yaml, "out", &[]);
+    let got = read_model(&out);
+    // lm_head = b_head + 0.25 (ft1.embed_tokens − b_head).
+    let (_, b) = &base["lm_head.weight"];
+    let x = &ft1["model.embed_tokens.weight"].1;
+    let want: Vec<f64> = b
+        .iter()
+        .zip(x)
+        .map(|(b, x)| *b as f64 + 0.25 * (*x as f64 - *b as f64))
+        .collect();
+    assert_close("lm_head.weight", &got["lm_head.weight"].1, &want, 1e-6, 0.0);
+}

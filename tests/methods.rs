@@ -502,3 +502,25 @@ fn arcee_fusion_moves_only_important_entries() {
         .collect();
     assert_close(&got, &want, 1e-6);
 }
+
+#[test]
+fn multislerp_keeps_a_tensor_no_model_changed() {
+    // All three task vectors are zero (a frozen tensor): the base comes back unchanged
+    // (mergekit aborts the merge with "antipodal inputs" here).
+    let base = [0.5f32, -1.0, 2.0];
+    let pm: [&[(&str, f64)]; 4] = [
+        &[],
+        &[("weight", 1.0)],
+        &[("weight", 1.0)],
+        &[("weight", 2.0)],
+    ];
+    let got = run(
+        "multislerp",
+        &[3],
+        Some(0),
+        &pm,
+        NO,
+        &[&base, &base, &base, &base],
+    );
+    assert_close(&got, &[0.5, -1.0, 2.0], 0.0);
+}

@@ -51,8 +51,11 @@ pub struct ModelDir {
     pub config: serde_json::Value,
     /// The memory-mapped shard files.
     pub shards: Vec<Shard>,
-    /// Every tensor by name.
+    /// Every floating-point tensor by name.
     pub tensors: HashMap<String, TensorMeta>,
+    /// Tensors of other dtypes (integer buffers such as `position_ids`): (name, dtype).
+    /// They are not merged; the plan warns about them.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl ModelDir {
@@ -68,12 +71,13 @@ impl ModelDir {
         let shard_files = shard_files(path)?;
         let mut shards = Vec::with_capacity(shard_files.len());
         let mut tensors = HashMap::new();
+        let mut skipped = Vec::new();
         for (idx, file) in shard_files.iter().enumerate() {
             let f = File::open(file).map_err(|e| Error::io(file, e))?;
             // SAFETY: the mapping is read-only; a checkpoint modified while we merge is the
             // user's race, as with every mmap-based loader (candle, safetensors, torch).
             let mmap = unsafe { Mmap::map(&f) }.map_err(|e| Error::io(file, e))?;
-            parse_header(file, &mmap, idx, &mut tensors)?;
+            parse_header(file, &mmap, idx, &mut tensors, &mut skipped)?;
             shards.push(Shard {
                 path: file.clone(),
                 mmap,
@@ -84,6 +88,7 @@ impl ModelDir {
             config,
             shards,
             tensors,
+            skipped,
         })
     }
 
@@ -95,23 +100,6 @@ impl ModelDir {
     /// The raw little-endian bytes of a tensor (zero-copy view into the mapping).
     pub fn bytes(&self, meta: &TensorMeta) -> &[u8] {
         &self.shards[meta.shard].mmap[meta.start..meta.end]
-    }
-
-    /// Maps a tensor's pages in one call (`MADV_POPULATE_READ`) instead of one page fault
-    /// per 4 KiB; reads them from disk first if they are not cached. Best effort: kernels
-    /// without the advice simply fault pages in on use.
-    pub fn prefetch(&self, meta: &TensorMeta) {
-        #[cfg(target_os = "linux")]
-        {
-            let page = 4096;
-            let start = meta.start / page * page;
-            let len = meta.end - start;
-            let _ = self.shards[meta.shard].mmap.advise_range(
-                memmap2::Advice::PopulateRead,
-                start,
-                len,
-            );
-        }
     }
 
     /// Number of transformer layers: `num_hidden_layers` from config.json, else inferred
@@ -190,6 +178,7 @@ fn parse_header(
     buf: &[u8],
     shard: usize,
     out: &mut HashMap<String, TensorMeta>,
+    skipped: &mut Vec<(String, String)>,
 ) -> Result<()> {
     let (n, meta) = SafeTensors::read_metadata(buf).map_err(|e| {
         let what = match e {
@@ -203,15 +192,10 @@ fn parse_header(
     })?;
     let data_start = 8 + n;
     for (name, info) in meta.tensors() {
-        let dtype = DType::from_safetensors(info.dtype).ok_or_else(|| {
-            Error::checkpoint(
-                file,
-                format!(
-                    "tensor {name} has dtype {:?}; supported are F32, F16, BF16",
-                    info.dtype
-                ),
-            )
-        })?;
+        let Some(dtype) = DType::from_safetensors(info.dtype) else {
+            skipped.push((name, format!("{:?}", info.dtype)));
+            continue;
+        };
         if out.contains_key(&name) {
             return Err(Error::checkpoint(
                 file,

@@ -241,7 +241,11 @@ pub fn replace_dir(tmp: &Path, dst: &Path) -> Result<()> {
             std::process::id()
         ));
         std::fs::rename(dst, &old).map_err(|e| Error::io(dst, e))?;
-        std::fs::rename(tmp, dst).map_err(|e| Error::io(dst, e))?;
+        if let Err(e) = std::fs::rename(tmp, dst) {
+            // Put the previous output back rather than leave it under a hidden name.
+            let _ = std::fs::rename(&old, dst);
+            return Err(Error::io(dst, e));
+        }
         std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
     } else {
         std::fs::rename(tmp, dst).map_err(|e| Error::io(dst, e))?;

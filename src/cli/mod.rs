@@ -1,4 +1,5 @@
-//! Command-line interface: argument parsing and the `merge` and `bench` subcommands.
+//! Command-line interface: argument parsing and the `merge`, `methods` and `bench`
+//! subcommands.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -68,7 +69,7 @@ pub fn parse_kmb(s: &str) -> Result<u64, String> {
         _ => (t, 1.0),
     };
     match num.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok((v * mult) as u64),
+        Ok(v) if v.is_finite() && (v * mult) as u64 > 0 => Ok((v * mult) as u64),
         _ => Err(format!(
             "`{s}` is not a byte count (examples: 1000000, 500M, 5B)"
         )),
@@ -196,5 +197,6 @@ mod tests {
         assert_eq!(parse_kmb("12345"), Ok(12_345));
         assert!(parse_kmb("lots").is_err());
         assert!(parse_kmb("0").is_err());
+        assert!(parse_kmb("0.0001").is_err());
     }
 }

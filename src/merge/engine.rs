@@ -67,14 +67,6 @@ pub fn job_inputs<'a>(plan: &'a Plan, job: &TensorJob) -> TensorInputs<'a> {
     TensorInputs::new(views, &job.shape, job.load_dtype)
 }
 
-/// Merges one job into new output bytes.
-pub fn merge_job(plan: &Plan, job: &TensorJob, opts: &MergeOptions) -> Result<Vec<u8>> {
-    let inputs = job_inputs(plan, job);
-    let mut out = vec![0u8; job.numel() * job.out_dtype.size()];
-    (plan.method.kernel)(job, &inputs, opts, &mut out)?;
-    Ok(out)
-}
-
 /// Runs the whole plan into `out_dir` (atomically), calling `progress(done, total, name)`
 /// after each tensor.
 ///

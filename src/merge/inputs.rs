@@ -26,20 +26,6 @@ pub struct SourceView<'a> {
     pub exact: bool,
 }
 
-impl<'a> SourceView<'a> {
-    /// A view of stored bytes whose rows are used whole.
-    pub fn whole(bytes: &'a [u8], dtype: DType, shape: &[usize]) -> Self {
-        let cols = *shape.last().unwrap_or(&1);
-        SourceView {
-            bytes,
-            dtype,
-            src_cols: cols,
-            cols,
-            exact: false,
-        }
-    }
-}
-
 /// The inputs of one tensor merge, all viewed with the output's shape.
 #[derive(Debug, Clone)]
 pub struct TensorInputs<'a> {
@@ -184,26 +170,6 @@ impl<'a> TensorInputs<'a> {
                 let ins: Vec<&[f32]> = bufs.iter().map(|b| &b[..n]).collect();
                 f(start, &ins, &mut out[..n]);
                 encode_into(dtype, &out[..n], dst);
-            },
-        );
-    }
-
-    /// Like [`map_chunks`](Self::map_chunks) but writes f32 results into `out`
-    /// (for intermediates such as task vectors).
-    pub fn map_chunks_into<F>(&self, which: &[usize], out: &mut [f32], f: F)
-    where
-        F: Fn(usize, &[&[f32]], &mut [f32]) + Sync,
-    {
-        out.par_chunks_mut(CHUNK).enumerate().for_each_init(
-            || vec![vec![0f32; CHUNK]; which.len()],
-            |bufs, (c, dst)| {
-                let start = c * CHUNK;
-                let n = dst.len();
-                for (b, &k) in bufs.iter_mut().zip(which) {
-                    self.decode(k, start, &mut b[..n]);
-                }
-                let ins: Vec<&[f32]> = bufs.iter().map(|b| &b[..n]).collect();
-                f(start, &ins, dst);
             },
         );
     }

@@ -52,7 +52,7 @@ pub struct TensorJob {
     pub out_dtype: DType,
     /// Dtype inputs are rounded to before merging (mergekit's `dtype`), if any.
     pub load_dtype: Option<DType>,
-    /// Layer position used for gradients (0 for embeddings, 1 after the last layer).
+    /// Layer position used for gradients (`layer/(n − 1)` in a slice; 0 outside the layers).
     pub t: f64,
     /// Inputs in config order.
     pub sources: Vec<SourceRef>,

@@ -27,15 +27,27 @@ pub use registry::{method, MergeOptions, MethodDef, METHODS};
 use crate::error::Result;
 
 /// Merges in-memory f32 tensors with `method` (tests, tools, the lazy candidate): returns
-/// the merged values.
+/// the merged values. Parameters the job leaves unset take the method's schema defaults.
 pub fn merge_f32(
     method: &MethodDef,
     job: &TensorJob,
     tensors: &[&[f32]],
     opts: &MergeOptions,
 ) -> Result<Vec<f32>> {
+    if tensors.len() != job.sources.len() || tensors.iter().any(|t| t.len() != job.numel()) {
+        return Err(crate::Error::merge(
+            &job.name,
+            format!(
+                "expected {} inputs of {} elements, got {:?}",
+                job.sources.len(),
+                job.numel(),
+                tensors.iter().map(|t| t.len()).collect::<Vec<_>>()
+            ),
+        ));
+    }
     let inputs = TensorInputs::from_f32(tensors, &job.shape);
     let mut job = job.clone();
+    fill_defaults(method, &mut job);
     job.out_dtype = crate::checkpoint::DType::F32;
     let mut bytes = vec![0u8; job.numel() * job.out_dtype.size()];
     (method.kernel)(&job, &inputs, opts, &mut bytes)?;

@@ -27,8 +27,6 @@ pub struct Plan {
     pub method: &'static MethodDef,
     /// The config as given (written to `mergekit_config.yml`).
     pub config: MergeConfig,
-    /// Where the config came from (for messages).
-    pub config_path: PathBuf,
     /// Opened input models, indexed by [`SourceRef::model`].
     pub models: Vec<ModelDir>,
     /// One job per output tensor, in output order.
@@ -127,7 +125,12 @@ impl Plan {
                 let idx = set.open(&src.model, &format!("{at}.model"), path)?;
                 let [a, b] = src.layer_range;
                 let n = set.models[idx].num_layers();
-                if a > b || b > n {
+                if a >= b {
+                    return Err(err(format!(
+                        "{at}.layer_range [{a}, {b}] is empty: the start must be below the end"
+                    )));
+                }
+                if b > n {
                     return Err(err(format!(
                         "{at}.layer_range [{a}, {b}] is outside the model's {n} layers ({})",
                         src.model
@@ -140,9 +143,17 @@ impl Plan {
                 .iter()
                 .any(|x| x.layer_range[1] - x.layer_range[0] != len)
             {
-                return Err(err(format!(
-                    "slices[{si}]: all sources must span the same number of layers"
-                )));
+                let spans: Vec<String> = s
+                    .sources
+                    .iter()
+                    .map(|x| format!("{} ({})", x.model, x.layer_range[1] - x.layer_range[0]))
+                    .collect();
+                let at = if config.models.is_some() {
+                    "models: every model must have the same number of layers".to_string()
+                } else {
+                    format!("slices[{si}]: all sources must span the same number of layers")
+                };
+                return Err(err(format!("{at}; found {}", spans.join(", "))));
             }
             let slice_base = match &s.base_model {
                 Some(b) => Some(set.open(b, &format!("slices[{si}].base_model"), path)?),
@@ -174,13 +185,18 @@ impl Plan {
                     Arity::AtLeast(k) => format!("at least {k}"),
                     Arity::Exactly(k) => format!("exactly {k}"),
                 };
+                let where_ = if config.models.is_some() {
+                    "`models` lists".to_string()
+                } else {
+                    format!("slices[{si}] has")
+                };
                 let what = if method.base_is_input {
                     "input"
                 } else {
                     "non-base"
                 };
                 return Err(err(format!(
-                    "merge_method {} takes {want} {what} model(s); slice {si} has {n_inputs}",
+                    "merge_method {} takes {want} {what} model(s); {where_} {n_inputs}",
                     method.name
                 )));
             }
@@ -221,7 +237,7 @@ impl Plan {
         // reported as missing rather than silently left out.
         let (pre, _) = non_layer_names(first.models.iter().map(|&m| &set.models[m]));
         for name in pre {
-            jobs.push(ctx.job(first, &name, &name_fn_same(&name), 0.0)?);
+            jobs.push(ctx.job(first, &name, std::slice::from_ref(&name), 0.0)?);
         }
         let mut out_layer = 0usize;
         for s in &resolved {
@@ -252,15 +268,21 @@ impl Plan {
         }
         let (_, post) = non_layer_names(last.models.iter().map(|&m| &set.models[m]));
         for name in post {
-            let inputs = name_fn_same(&name);
-            jobs.push(ctx.job(last, &name, &inputs, 0.0)?);
+            jobs.push(ctx.job(last, &name, std::slice::from_ref(&name), 0.0)?);
         }
         let jobs: Vec<TensorJob> = jobs.into_iter().flatten().collect();
-        let warnings = ctx.warnings.take();
+        let mut warnings = ctx.warnings.take();
+        for m in &set.models {
+            for (name, dtype) in &m.skipped {
+                warnings.push(format!(
+                    "{}: tensor {name} has dtype {dtype}; only float tensors are merged, so it is not written",
+                    m.path.display()
+                ));
+            }
+        }
 
         Ok(Plan {
             method,
-            config_path: path.to_path_buf(),
             models: set.models,
             jobs,
             out_layers: out_layer,
@@ -283,10 +305,6 @@ impl Plan {
             })
             .collect()
     }
-}
-
-fn name_fn_same(name: &str) -> Vec<String> {
-    vec![name.to_string()]
 }
 
 struct ResolvedSlice {
@@ -338,7 +356,6 @@ fn non_layer_names<'a>(models: impl Iterator<Item = &'a ModelDir>) -> (Vec<Strin
             if layer_index(name).is_some() {
                 continue;
             }
-            // A tied model's lm_head is its embedding; count it once under that name.
             if is_pre_layer(name) {
                 pre.insert(name.clone());
             } else {
@@ -534,6 +551,9 @@ impl Resolver<'_> {
         let mut refs = Vec::new();
         for (j, (mi, in_name)) in sources.into_iter().enumerate() {
             let is_base = Some(j) == s.base_pos;
+            // Filters match the requested name (`lm_head.weight` even when a tied model
+            // supplies its embeddings), as mergekit matches `weight_in.name`.
+            let requested = &inputs[j.min(inputs.len() - 1)];
             let mut params = Params::default();
             for def in self
                 .method
@@ -541,7 +561,7 @@ impl Resolver<'_> {
                 .iter()
                 .filter(|d| d.scope == Scope::PerModel)
             {
-                let v = self.lookup(def.name, Some(&s.def.sources[j]), s, &in_name, t);
+                let v = self.lookup(def.name, Some(&s.def.sources[j]), s, requested, t);
                 let at = format!("model {}", s.def.sources[j].model);
                 let required_here = !is_base || self.method.base_is_input;
                 let v = match (v, def.default) {

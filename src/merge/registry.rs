@@ -71,7 +71,7 @@ pub enum BaseRule {
 /// How many non-base inputs a method accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arity {
-    /// Any number ≥ 1.
+    /// At least this many.
     AtLeast(usize),
     /// Exactly this many.
     Exactly(usize),

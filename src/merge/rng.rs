@@ -17,7 +17,8 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The mask stream of model `model` (its position among the tensor's inputs) for `tensor`.
+/// The mask stream of model `model` (its position among the tensor's non-base inputs) for
+/// `tensor`.
 #[derive(Clone)]
 pub struct MaskStream {
     rng: ChaCha8Rng,

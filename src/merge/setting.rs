@@ -53,11 +53,6 @@ pub enum Setting {
 }
 
 impl Setting {
-    /// A plain number.
-    pub fn number(v: f64) -> Setting {
-        Setting::Scalar(Scalar::Number(v))
-    }
-
     /// Evaluates the setting for `tensor` at layer position `t ∈ [0, 1]`.
     /// `None` when a filter list has no matching entry.
     pub fn evaluate(&self, tensor: &str, t: f64) -> Option<Scalar> {

@@ -64,7 +64,7 @@ pub enum Keep {
 }
 
 impl Keep {
-    /// Whether the rule needs uniform draws (`u`) per element.
+    /// The random stream of a DARE rule (whose draws `keeps` needs as `u`), else `None`.
     pub fn random(&self) -> Option<&MaskStream> {
         match self {
             Keep::Random { stream, .. } => Some(stream),

@@ -29,6 +29,12 @@ pub fn merge(
     let eps = job.global.or("eps", 1e-8);
     if job.global.flag("normalize_weights", true) {
         let s: f64 = w.iter().sum();
+        if s.abs() < 1e-12 {
+            return Err(Error::merge(
+                &job.name,
+                "multislerp weights sum to zero, so normalize_weights divides by zero; set normalize_weights: false",
+            ));
+        }
         w.iter_mut().for_each(|x| *x /= s);
     }
     let base = job.base.map(|b| inputs.to_vec(b));
@@ -41,6 +47,13 @@ pub fn merge(
     }
     let n = inputs.numel();
     let norms: Vec<f64> = xs.iter().map(|x| norm(x)).collect();
+    if norms.iter().all(|nk| *nk < eps) {
+        // No input moves this tensor (e.g. frozen embeddings): the base, or zeros without one.
+        // mergekit raises "antipodal" here and aborts the whole merge.
+        let out = base.unwrap_or_else(|| vec![0f32; n]);
+        encode_to(job.out_dtype, &out, dst);
+        return Ok(());
+    }
     // Unit directions u_k = x_k/(‖x_k‖ + eps), used without being stored.
     let inv: Vec<f64> = norms.iter().map(|nk| 1.0 / (nk + eps)).collect();
     let unit = |k: usize, i: usize| (xs[k][i] as f64 * inv[k]) as f32;

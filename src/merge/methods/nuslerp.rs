@@ -33,11 +33,13 @@ pub fn merge(
     let row_wise = job.global.flag("nuslerp_row_wise", false);
     let n = v0.len();
     // Vectors as (count, length, element index of vector v position j).
-    let (rows, cols) = if shape.len() == 2 {
-        (shape[0], shape[1])
+    // Tensors of rank > 2 are viewed as (numel / last dim) × last dim.
+    let cols = if shape.len() >= 2 {
+        shape[shape.len() - 1].max(1)
     } else {
-        (1, n)
+        n.max(1)
     };
+    let rows = n / cols;
     let mut out = vec![0f32; n];
     if flatten || shape.len() < 2 {
         // One vector: parallel reductions.

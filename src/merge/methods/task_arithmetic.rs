@@ -17,7 +17,8 @@
 //! - Davari & Belilovsky, Model Breadcrumbs, <https://arxiv.org/abs/2312.06795>
 //! - Deep et al., DELLA-Merging, <https://arxiv.org/abs/2406.11617>
 
-use crate::error::{Error, Result};
+use super::common::{base_of, weights_of};
+use crate::error::Result;
 use crate::merge::inputs::TensorInputs;
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
@@ -92,21 +93,13 @@ pub fn gta(
     dst: &mut [u8],
     preset: Preset,
 ) -> Result<()> {
-    let base = job
-        .base
-        .ok_or_else(|| Error::merge(&job.name, "this method needs a base_model"))?;
+    let base = base_of(job)?;
     let others = job.others();
     let rescale = job.global.flag("rescale", false);
-    let weights: Vec<f32> = others
-        .iter()
-        .map(|&k| {
-            job.sources[k]
-                .params
-                .get("weight")
-                .map(|w| w as f32)
-                .ok_or_else(|| Error::merge(&job.name, format!("input {k} has no weight")))
-        })
-        .collect::<Result<_>>()?;
+    let weights: Vec<f32> = weights_of(job, &others)?
+        .into_iter()
+        .map(|w| w as f32)
+        .collect();
     let params: Vec<SparsifyParams> = others
         .iter()
         .map(|&k| {
@@ -165,7 +158,7 @@ pub fn gta(
     which.extend(terms.iter().map(|t| t.input));
     // One fused pass: base and every task vector chunk by chunk, straight to output bytes.
     ext.map_chunks(&which, job.out_dtype, dst, |start, ins, out| {
-        combine.run(start, ins[0], &ins[1..], out)
+        combine_chunk(&combine, start, ins[0], &ins[1..], out)
     });
     Ok(())
 }
@@ -189,14 +182,7 @@ struct Combine<'a> {
     lambda: f32,
 }
 
-impl Combine<'_> {
-    /// Merges elements `start..start + out.len()`; `xs[t]` is term `t`'s input chunk.
-    fn run(&self, start: usize, base: &[f32], xs: &[&[f32]], out: &mut [f32]) {
-        combine_chunk(self, start, base, xs, out)
-    }
-}
-
-/// The chunk kernel behind [`Combine::run`]. Works in blocks: each term's weighted, masked
+/// Merges elements `start..start + out.len()`; `xs[t]` is term `t`'s input chunk. Works in blocks: each term's weighted, masked
 /// task vector is computed once per block into scratch, with the mask rule dispatched per
 /// block so the inner loops stay branch-light; compiled per SIMD level, dispatched at run time.
 #[multiversion::multiversion(targets = "simd")]
