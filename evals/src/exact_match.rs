@@ -1,0 +1,163 @@
+//! Exact match of greedy generations against reference answers.
+//!
+//! Each prompt is extended greedily (argmax token) up to `max_new_tokens`, stopping at the
+//! tokenizer's end-of-sequence token (not included). With a regex, the first match's first
+//! capture group (or the whole match when the pattern has no group) is the model's answer;
+//! no match counts as wrong. The answer and the reference are compared after trimming
+//! whitespace.
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::data::DataSpec;
+use crate::logprob::{argmax, row};
+use crate::model::checked_logits;
+use crate::{CausalLm, Direction, EvalError, Harness, Metrics, TextTokenizer};
+
+/// One JSONL line: `{"prompt": ..., "answer": ...}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Example {
+    /// Text the model continues.
+    pub prompt: String,
+    /// The reference answer.
+    pub answer: String,
+}
+
+/// `accuracy` (maximized): the fraction of prompts whose extracted answer matches.
+#[derive(Debug, Clone)]
+pub struct ExactMatch {
+    name: String,
+    examples: Vec<Example>,
+    max_new_tokens: usize,
+    regex: Option<Regex>,
+    batch_size: usize,
+}
+
+impl ExactMatch {
+    /// A harness over `examples`, generating at most `max_new_tokens` tokens per prompt.
+    pub fn new(name: impl Into<String>, examples: Vec<Example>, max_new_tokens: usize) -> Self {
+        Self {
+            name: name.into(),
+            examples,
+            max_new_tokens,
+            regex: None,
+            batch_size: 8,
+        }
+    }
+
+    /// Reads `{"prompt", "answer"}` lines from `data`.
+    pub fn from_jsonl(
+        name: impl Into<String>,
+        data: &DataSpec,
+        max_new_tokens: usize,
+    ) -> Result<Self, EvalError> {
+        let examples = data.load::<Example>()?.into_iter().map(|r| r.value);
+        Ok(Self::new(name, examples.collect(), max_new_tokens))
+    }
+
+    /// Extracts the answer from the generation with `regex` (first capture group, or the
+    /// whole match).
+    pub fn with_regex(mut self, regex: Regex) -> Self {
+        self.regex = Some(regex);
+        self
+    }
+
+    /// Prompts generated together per `logits` call (at least 1).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Greedy continuations of `prompts` (token ids, without the prompt).
+    fn generate(
+        &self,
+        model: &dyn CausalLm,
+        eos: Option<u32>,
+        prompts: Vec<Vec<u32>>,
+    ) -> Result<Vec<Vec<u32>>, EvalError> {
+        let vocab = model.vocab_size();
+        let mut seqs = prompts;
+        let starts: Vec<usize> = seqs.iter().map(Vec::len).collect();
+        let mut live: Vec<usize> = (0..seqs.len()).collect();
+        for _ in 0..self.max_new_tokens {
+            if live.is_empty() {
+                break;
+            }
+            let batch: Vec<Vec<u32>> = live.iter().map(|&i| seqs[i].clone()).collect();
+            let logits = checked_logits(model, &batch)?;
+            let mut still = Vec::with_capacity(live.len());
+            for (&i, lg) in live.iter().zip(&logits) {
+                let next = argmax(row(lg, seqs[i].len() - 1, vocab)) as u32;
+                if Some(next) != eos {
+                    seqs[i].push(next);
+                    still.push(i);
+                }
+            }
+            live = still;
+        }
+        Ok(seqs
+            .into_iter()
+            .zip(starts)
+            .map(|(s, start)| s[start..].to_vec())
+            .collect())
+    }
+
+    /// The model's answer in `generated` (after the regex, if any).
+    fn extract<'a>(&self, generated: &'a str) -> Option<&'a str> {
+        match &self.regex {
+            None => Some(generated),
+            Some(re) => re
+                .captures(generated)
+                .map(|c| c.get(1).or_else(|| c.get(0)).map_or("", |m| m.as_str())),
+        }
+    }
+}
+
+impl Harness for ExactMatch {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn evaluate(
+        &self,
+        model: &dyn CausalLm,
+        tok: &dyn TextTokenizer,
+    ) -> Result<Metrics, EvalError> {
+        if self.examples.is_empty() {
+            return Err(EvalError::Invalid {
+                harness: self.name.clone(),
+                message: "no examples".into(),
+            });
+        }
+        let mut correct = 0usize;
+        for chunk in self.examples.chunks(self.batch_size) {
+            let mut prompts = Vec::with_capacity(chunk.len());
+            for ex in chunk {
+                let ids = tok.encode(&ex.prompt)?;
+                if ids.is_empty() {
+                    return Err(EvalError::Invalid {
+                        harness: self.name.clone(),
+                        message: format!("prompt {:?} encodes to no tokens", ex.prompt),
+                    });
+                }
+                prompts.push(ids);
+            }
+            for (ex, gen) in chunk
+                .iter()
+                .zip(self.generate(model, tok.eos_id(), prompts)?)
+            {
+                let text = tok.decode(&gen)?;
+                if self.extract(&text).map(str::trim) == Some(ex.answer.trim()) {
+                    correct += 1;
+                }
+            }
+        }
+        let mut m = Metrics::new();
+        m.push(
+            "accuracy",
+            correct as f64 / self.examples.len() as f64,
+            Direction::Maximize,
+        );
+        Ok(m)
+    }
+}

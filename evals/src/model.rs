@@ -1,0 +1,58 @@
+//! The two small traits a harness needs from a model: a causal LM and a tokenizer.
+//!
+//! The main crate implements them for its candle models; tests implement them with tiny
+//! hand-written tables.
+
+use crate::EvalError;
+
+/// A causal language model that returns full-sequence logits.
+pub trait CausalLm {
+    /// Size of the vocabulary (the length of one logits row).
+    fn vocab_size(&self) -> usize;
+
+    /// Logits for each sequence of `batch`, flattened row-major as `[seq_len × vocab]`.
+    ///
+    /// Row `i` is the distribution of token `i + 1` given tokens `0..=i` (the HF
+    /// `labels = input_ids` convention). Sequences may have different lengths; the implementor
+    /// pads internally and returns exactly `seq_len × vocab` values per sequence.
+    fn logits(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, EvalError>;
+}
+
+/// A tokenizer that turns text into token ids and back.
+pub trait TextTokenizer {
+    /// Token ids of `text` (special tokens such as BOS are the tokenizer's choice).
+    fn encode(&self, text: &str) -> Result<Vec<u32>, EvalError>;
+
+    /// Text of `ids`.
+    fn decode(&self, ids: &[u32]) -> Result<String, EvalError>;
+
+    /// The end-of-sequence token, which stops generation, if the tokenizer has one.
+    fn eos_id(&self) -> Option<u32>;
+}
+
+/// Calls `model.logits` and checks that every sequence got `seq_len × vocab` values.
+pub(crate) fn checked_logits(
+    model: &dyn CausalLm,
+    batch: &[Vec<u32>],
+) -> Result<Vec<Vec<f32>>, EvalError> {
+    let vocab = model.vocab_size();
+    let out = model.logits(batch)?;
+    if out.len() != batch.len() {
+        return Err(EvalError::Model(format!(
+            "returned logits for {} sequences, expected {}",
+            out.len(),
+            batch.len()
+        )));
+    }
+    for (i, (seq, logits)) in batch.iter().zip(&out).enumerate() {
+        if logits.len() != seq.len() * vocab {
+            return Err(EvalError::Model(format!(
+                "sequence {i}: {} logits, expected {} tokens × {vocab} vocab = {}",
+                logits.len(),
+                seq.len(),
+                seq.len() * vocab
+            )));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,153 @@
+//! Log-likelihood multiple choice, as lm-evaluation-harness scores it.
+//!
+//! Each choice is scored by the summed log-likelihood of its continuation tokens given the
+//! prompt. `acc` takes the argmax of the raw sums; `acc_norm` divides each sum by the
+//! choice's length in bytes first, so long answers are not penalized for having more tokens.
+//! Prompt and choice are tokenized separately and concatenated.
+//!
+//! ## References
+//!
+//! - Gao et al., *A framework for few-shot language model evaluation* (lm-evaluation-harness),
+//!   `acc` / `acc_norm` of `multiple_choice` tasks,
+//!   <https://github.com/EleutherAI/lm-evaluation-harness>.
+
+use serde::Deserialize;
+
+use crate::data::DataSpec;
+use crate::logprob::{log_softmax, row};
+use crate::model::checked_logits;
+use crate::{CausalLm, Direction, EvalError, Harness, Metrics, TextTokenizer};
+
+/// One JSONL line: `{"prompt": ..., "choices": [...], "answer": index}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Question {
+    /// Text before the answer.
+    pub prompt: String,
+    /// Candidate continuations.
+    pub choices: Vec<String>,
+    /// Index of the correct choice.
+    pub answer: usize,
+}
+
+/// `acc` and `acc_norm` (both maximized) over a set of questions.
+#[derive(Debug, Clone)]
+pub struct MultipleChoice {
+    name: String,
+    questions: Vec<Question>,
+}
+
+impl MultipleChoice {
+    /// A harness over already validated questions (`answer < choices.len()`).
+    pub fn new(name: impl Into<String>, questions: Vec<Question>) -> Self {
+        Self {
+            name: name.into(),
+            questions,
+        }
+    }
+
+    /// Reads questions from `data`; an empty choice list or an `answer` out of range is an
+    /// error naming the file and line.
+    pub fn from_jsonl(name: impl Into<String>, data: &DataSpec) -> Result<Self, EvalError> {
+        let mut questions = Vec::new();
+        for r in data.load::<Question>()? {
+            let q = &r.value;
+            if q.choices.is_empty() {
+                return Err(r.error("\"choices\" is empty"));
+            }
+            if q.answer >= q.choices.len() {
+                return Err(r.error(format!(
+                    "\"answer\" is {} but there are {} choices (0-based index)",
+                    q.answer,
+                    q.choices.len()
+                )));
+            }
+            questions.push(r.value);
+        }
+        Ok(Self::new(name, questions))
+    }
+
+    /// Summed continuation log-likelihood of each choice of `q`.
+    fn logliks(
+        &self,
+        q: &Question,
+        model: &dyn CausalLm,
+        tok: &dyn TextTokenizer,
+    ) -> Result<Vec<f64>, EvalError> {
+        let invalid = |message: String| EvalError::Invalid {
+            harness: self.name.clone(),
+            message,
+        };
+        let prompt = tok.encode(&q.prompt)?;
+        if prompt.is_empty() {
+            return Err(invalid(format!(
+                "prompt {:?} encodes to no tokens",
+                q.prompt
+            )));
+        }
+        let mut seqs = Vec::with_capacity(q.choices.len());
+        for choice in &q.choices {
+            let cont = tok.encode(choice)?;
+            if cont.is_empty() {
+                return Err(invalid(format!("choice {choice:?} encodes to no tokens")));
+            }
+            seqs.push([prompt.as_slice(), &cont].concat());
+        }
+        let vocab = model.vocab_size();
+        let logits = checked_logits(model, &seqs)?;
+        Ok(seqs
+            .iter()
+            .zip(&logits)
+            .map(|(seq, lg)| {
+                (prompt.len()..seq.len())
+                    .map(|t| log_softmax(row(lg, t - 1, vocab))[seq[t] as usize])
+                    .sum()
+            })
+            .collect())
+    }
+}
+
+/// Index of the largest value (the first one on ties, like `numpy.argmax`).
+fn argmax(xs: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in xs.iter().enumerate() {
+        if x > xs[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl Harness for MultipleChoice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn evaluate(
+        &self,
+        model: &dyn CausalLm,
+        tok: &dyn TextTokenizer,
+    ) -> Result<Metrics, EvalError> {
+        if self.questions.is_empty() {
+            return Err(EvalError::Invalid {
+                harness: self.name.clone(),
+                message: "no questions".into(),
+            });
+        }
+        let (mut acc, mut acc_norm) = (0usize, 0usize);
+        for q in &self.questions {
+            let ll = self.logliks(q, model, tok)?;
+            let normed: Vec<f64> = ll
+                .iter()
+                .zip(&q.choices)
+                .map(|(l, c)| l / c.len() as f64)
+                .collect();
+            acc += usize::from(argmax(&ll) == q.answer);
+            acc_norm += usize::from(argmax(&normed) == q.answer);
+        }
+        let n = self.questions.len() as f64;
+        let mut m = Metrics::new();
+        m.push("acc", acc as f64 / n, Direction::Maximize);
+        m.push("acc_norm", acc_norm as f64 / n, Direction::Maximize);
+        Ok(m)
+    }
+}
