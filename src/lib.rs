@@ -1,7 +1,8 @@
 //! mergesearch: search for model-merge recipes.
 //!
 //! This crate holds checkpoint I/O ([`checkpoint`]), mergekit-compatible merge methods and
-//! the merge engine ([`merge`]), the benchmark harness ([`bench`]) and the CLI ([`cli`]).
+//! the merge engine ([`merge`]), the llama-family forward pass ([`models`]), the benchmark
+//! harness ([`bench`]) and the CLI ([`cli`]).
 #![warn(missing_docs)]
 
 pub mod bench;
@@ -9,5 +10,6 @@ pub mod checkpoint;
 pub mod cli;
 pub mod error;
 pub mod merge;
+pub mod models;
 
 pub use error::{Error, Result};

@@ -1,0 +1,115 @@
+//! Building blocks with a fast and a differentiable path: RMSNorm, RoPE and the attention bias.
+//!
+//! candle-nn's fused `rms_norm`, `softmax_last_dim` and `rope` have no backward pass (they
+//! silently cut gradients), so each block here also has a path made of basic tensor ops.
+//!
+//! ## References
+//! - Zhang & Sennrich 2019, "Root Mean Square Layer Normalization",
+//!   <https://arxiv.org/abs/1910.07467>.
+//! - Su et al. 2021, "RoFormer" (rotary position embedding; HF `rotate_half` layout),
+//!   <https://arxiv.org/abs/2104.09864>.
+
+use candle_core::{DType, Device, Result, Tensor, D};
+use candle_nn::VarBuilder;
+
+/// Which kernels the forward pass uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardMode {
+    /// candle-nn's fused `rms_norm`, `softmax_last_dim` and `rope`: fast, but they record no
+    /// gradient.
+    Fast,
+    /// Only ops with a backward pass (generic `softmax`, RMSNorm and RoPE from basic tensor
+    /// ops), so `loss.backward()` reaches every weight.
+    Differentiable,
+}
+
+/// RMSNorm `x / sqrt(mean(x^2) + eps) * weight` over the last dimension.
+#[derive(Debug, Clone)]
+pub(crate) struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    pub(crate) fn load(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            weight: vb.get(dim, "weight")?,
+            eps,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        match mode {
+            ForwardMode::Fast => {
+                candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32)
+            }
+            ForwardMode::Differentiable => {
+                let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
+                x.broadcast_div(&(ms + self.eps)?.sqrt()?)?
+                    .broadcast_mul(&self.weight)
+            }
+        }
+    }
+}
+
+/// RoPE tables `cos`/`sin` of shape `[t, head_dim / 2]` for positions `0..t`.
+pub(crate) fn rope_tables(
+    t: usize,
+    head_dim: usize,
+    theta: f64,
+    dev: &Device,
+) -> Result<(Tensor, Tensor)> {
+    let inv_freq: Vec<f32> = (0..head_dim / 2)
+        .map(|i| (1.0 / theta.powf(2.0 * i as f64 / head_dim as f64)) as f32)
+        .collect();
+    let inv_freq = Tensor::from_vec(inv_freq, (1, head_dim / 2), dev)?;
+    let pos = Tensor::arange(0u32, t as u32, dev)?
+        .to_dtype(DType::F32)?
+        .reshape((t, 1))?;
+    let freqs = pos.broadcast_mul(&inv_freq)?;
+    Ok((freqs.cos()?, freqs.sin()?))
+}
+
+/// Applies RoPE (HF `rotate_half`, non-interleaved) to `x` of shape `[b, heads, t, head_dim]`.
+pub(crate) fn apply_rope(
+    x: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    mode: ForwardMode,
+) -> Result<Tensor> {
+    match mode {
+        ForwardMode::Fast => candle_nn::rotary_emb::rope(&x.contiguous()?, cos, sin),
+        ForwardMode::Differentiable => {
+            let half = x.dim(D::Minus1)? / 2;
+            let rotated = Tensor::cat(
+                &[
+                    &x.narrow(D::Minus1, half, half)?.neg()?,
+                    &x.narrow(D::Minus1, 0, half)?,
+                ],
+                D::Minus1,
+            )?;
+            let cos = Tensor::cat(&[cos, cos], D::Minus1)?;
+            let sin = Tensor::cat(&[sin, sin], D::Minus1)?;
+            x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?
+        }
+    }
+}
+
+/// Additive attention bias `[b, 1, t, t]`: 0 where query `q` may see key `k` (causal and `k` a
+/// real token), `-inf` elsewhere. The diagonal always stays open so padded query rows never
+/// softmax over an empty set (their outputs are garbage but finite, and never read).
+pub(crate) fn attention_bias(attention_mask: &Tensor) -> Result<Tensor> {
+    let (b, t) = attention_mask.dims2()?;
+    let mask = attention_mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    let mut bias = vec![0f32; b * t * t];
+    for (bi, row) in mask.iter().enumerate() {
+        for q in 0..t {
+            for k in 0..t {
+                if k > q || (k != q && row[k] == 0.0) {
+                    bias[(bi * t + q) * t + k] = f32::NEG_INFINITY;
+                }
+            }
+        }
+    }
+    Tensor::from_vec(bias, (b, 1, t, t), attention_mask.device())
+}

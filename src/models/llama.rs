@@ -1,0 +1,243 @@
+//! The shared llama-family decoder: attention (GQA, RoPE), gated MLP, decoder layer and model.
+//!
+//! Tensor names mirror HF `LlamaForCausalLM` (`model.layers.{i}.self_attn.q_proj`, ...), so
+//! `llama`, `mistral`, `qwen2` and `qwen3` checkpoints load through one [`VarBuilder`].
+//!
+//! ## References
+//! - Touvron et al. 2023, "LLaMA: Open and Efficient Foundation Language Models" (pre-norm,
+//!   RMSNorm, SwiGLU MLP, rotary embeddings), <https://arxiv.org/abs/2302.13971>.
+//! - Su et al. 2021, "RoFormer" (rotary position embedding, see `layers`),
+//!   <https://arxiv.org/abs/2104.09864>.
+//! - Ainslie et al. 2023, "GQA" (grouped-query attention), <https://arxiv.org/abs/2305.13245>.
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::{Embedding, Linear, VarBuilder};
+
+use super::config::LlamaConfig;
+pub use super::layers::ForwardMode;
+use super::layers::{apply_rope, attention_bias, rope_tables, RmsNorm};
+
+/// Self-attention with grouped-query heads, optional q/k/v biases and optional q/k norms.
+#[derive(Debug, Clone)]
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    q_norm: Option<RmsNorm>,
+    k_norm: Option<RmsNorm>,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn load(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Self> {
+        let (h, d) = (cfg.hidden_size, cfg.head_dim);
+        let bias = cfg.variant.qkv_bias();
+        let (q_norm, k_norm) = if cfg.variant.qk_norm() {
+            (
+                Some(RmsNorm::load(d, cfg.rms_norm_eps, vb.pp("q_norm"))?),
+                Some(RmsNorm::load(d, cfg.rms_norm_eps, vb.pp("k_norm"))?),
+            )
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            q_proj: candle_nn::linear_b(h, cfg.num_attention_heads * d, bias, vb.pp("q_proj"))?,
+            k_proj: candle_nn::linear_b(h, cfg.num_key_value_heads * d, bias, vb.pp("k_proj"))?,
+            v_proj: candle_nn::linear_b(h, cfg.num_key_value_heads * d, bias, vb.pp("v_proj"))?,
+            o_proj: candle_nn::linear_no_bias(cfg.num_attention_heads * d, h, vb.pp("o_proj"))?,
+            q_norm,
+            k_norm,
+            heads: cfg.num_attention_heads,
+            kv_heads: cfg.num_key_value_heads,
+            head_dim: d,
+        })
+    }
+
+    /// `x`: `[b, t, hidden]`; `bias`: `[b, 1, t, t]`; returns `[b, t, hidden]`.
+    fn forward(
+        &self,
+        x: &Tensor,
+        rope: &(Tensor, Tensor),
+        bias: &Tensor,
+        mode: ForwardMode,
+    ) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let d = self.head_dim;
+        let q = self.q_proj.forward(x)?.reshape((b, t, self.heads, d))?;
+        let k = self.k_proj.forward(x)?.reshape((b, t, self.kv_heads, d))?;
+        let v = self.v_proj.forward(x)?.reshape((b, t, self.kv_heads, d))?;
+        let q = match &self.q_norm {
+            Some(n) => n.forward(&q, mode)?,
+            None => q,
+        };
+        let k = match &self.k_norm {
+            Some(n) => n.forward(&k, mode)?,
+            None => k,
+        };
+        let q = apply_rope(&q.transpose(1, 2)?, &rope.0, &rope.1, mode)?;
+        let k = apply_rope(&k.transpose(1, 2)?, &rope.0, &rope.1, mode)?;
+        let v = v.transpose(1, 2)?;
+        let (k, v) = (self.repeat_kv(k)?, self.repeat_kv(v)?);
+        let scores = (q.contiguous()?.matmul(&k.t()?.contiguous()?)? / (d as f64).sqrt())?
+            .broadcast_add(bias)?;
+        let probs = match mode {
+            ForwardMode::Fast => candle_nn::ops::softmax_last_dim(&scores)?,
+            ForwardMode::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
+        };
+        let out =
+            probs
+                .matmul(&v.contiguous()?)?
+                .transpose(1, 2)?
+                .reshape((b, t, self.heads * d))?;
+        self.o_proj.forward(&out)
+    }
+
+    /// `[b, kv_heads, t, d]` -> `[b, heads, t, d]`, each kv head shared by `heads / kv_heads` queries.
+    fn repeat_kv(&self, x: Tensor) -> Result<Tensor> {
+        let n_rep = self.heads / self.kv_heads;
+        if n_rep == 1 {
+            return Ok(x);
+        }
+        let (b, kvh, t, d) = x.dims4()?;
+        x.unsqueeze(2)?
+            .broadcast_as((b, kvh, n_rep, t, d))?
+            .reshape((b, kvh * n_rep, t, d))
+    }
+}
+
+/// The SwiGLU MLP `down(silu(gate(x)) * up(x))`.
+#[derive(Debug, Clone)]
+struct Mlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+impl Mlp {
+    fn load(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Self> {
+        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+        Ok(Self {
+            gate_proj: candle_nn::linear_no_bias(h, i, vb.pp("gate_proj"))?,
+            up_proj: candle_nn::linear_no_bias(h, i, vb.pp("up_proj"))?,
+            down_proj: candle_nn::linear_no_bias(i, h, vb.pp("down_proj"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let gated = (self.gate_proj.forward(x)?.silu()? * self.up_proj.forward(x)?)?;
+        self.down_proj.forward(&gated)
+    }
+}
+
+/// A pre-norm decoder layer: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
+#[derive(Debug, Clone)]
+struct DecoderLayer {
+    input_layernorm: RmsNorm,
+    self_attn: Attention,
+    post_attention_layernorm: RmsNorm,
+    mlp: Mlp,
+}
+
+impl DecoderLayer {
+    fn load(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Self> {
+        let eps = cfg.rms_norm_eps;
+        Ok(Self {
+            input_layernorm: RmsNorm::load(cfg.hidden_size, eps, vb.pp("input_layernorm"))?,
+            self_attn: Attention::load(cfg, vb.pp("self_attn"))?,
+            post_attention_layernorm: RmsNorm::load(
+                cfg.hidden_size,
+                eps,
+                vb.pp("post_attention_layernorm"),
+            )?,
+            mlp: Mlp::load(cfg, vb.pp("mlp"))?,
+        })
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        rope: &(Tensor, Tensor),
+        bias: &Tensor,
+        mode: ForwardMode,
+    ) -> Result<Tensor> {
+        let h =
+            self.self_attn
+                .forward(&self.input_layernorm.forward(x, mode)?, rope, bias, mode)?;
+        let x = (x + h)?;
+        let h = self
+            .mlp
+            .forward(&self.post_attention_layernorm.forward(&x, mode)?)?;
+        x + h
+    }
+}
+
+/// A llama-family causal LM (`llama`, `mistral`, `qwen2`, `qwen3`) returning full-sequence logits.
+#[derive(Debug, Clone)]
+pub struct Model {
+    embed_tokens: Embedding,
+    layers: Vec<DecoderLayer>,
+    norm: RmsNorm,
+    lm_head: Linear,
+    head_dim: usize,
+    rope_theta: f64,
+    mode: ForwardMode,
+}
+
+impl Model {
+    /// Builds the model from `cfg`, reading HF-named tensors through `vb`. The LM head is the
+    /// token embedding when `tie_word_embeddings` is set or `lm_head.weight` is absent.
+    pub fn load(cfg: &LlamaConfig, vb: VarBuilder, mode: ForwardMode) -> Result<Self> {
+        let vm = vb.pp("model");
+        let embed_tokens =
+            candle_nn::embedding(cfg.vocab_size, cfg.hidden_size, vm.pp("embed_tokens"))?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| DecoderLayer::load(cfg, vm.pp(format!("layers.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
+        let norm = RmsNorm::load(cfg.hidden_size, cfg.rms_norm_eps, vm.pp("norm"))?;
+        let lm_head = if cfg.tie_word_embeddings || !vb.contains_tensor("lm_head.weight") {
+            Linear::new(embed_tokens.embeddings().clone(), None)
+        } else {
+            candle_nn::linear_no_bias(cfg.hidden_size, cfg.vocab_size, vb.pp("lm_head"))?
+        };
+        Ok(Self {
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+            head_dim: cfg.head_dim,
+            rope_theta: cfg.rope_theta,
+            mode,
+        })
+    }
+
+    /// The kernels [`Model::forward`] uses.
+    pub fn mode(&self) -> ForwardMode {
+        self.mode
+    }
+
+    /// Switches between the fast and the differentiable kernels (the weights are shared).
+    pub fn set_mode(&mut self, mode: ForwardMode) {
+        self.mode = mode;
+    }
+
+    /// Logits `[b, t, vocab]` (f32) for every position of `input_ids` (`[b, t]`, u32).
+    /// `attention_mask` (`[b, t]`, u8 or f32, 1 = real token) marks right padding: padded keys
+    /// are never attended to, so the logits of real tokens do not depend on the padding.
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let (_, t) = input_ids.dims2()?;
+        let dev = input_ids.device();
+        let rope = rope_tables(t, self.head_dim, self.rope_theta, dev)?;
+        let dtype = self.embed_tokens.embeddings().dtype();
+        let rope = (rope.0.to_dtype(dtype)?, rope.1.to_dtype(dtype)?);
+        let bias = attention_bias(attention_mask)?.to_dtype(dtype)?;
+        let mut x = self.embed_tokens.forward(input_ids)?;
+        for layer in &self.layers {
+            x = layer.forward(&x, &rope, &bias, self.mode)?;
+        }
+        let x = self.norm.forward(&x, self.mode)?;
+        self.lm_head.forward(&x)?.to_dtype(DType::F32)
+    }
+}
