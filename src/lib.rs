@@ -1,11 +1,12 @@
 //! mergesearch: search for model-merge recipes.
 //!
 //! This crate holds checkpoint I/O ([`checkpoint`]), mergekit-compatible merge methods and
-//! the merge engine ([`merge`]), the llama-family forward pass ([`models`]), the benchmark
+//! the merge engine ([`merge`]), lazy merge candidates served to candle ([`candidate`]), the llama-family forward pass ([`models`]), the benchmark
 //! harness ([`bench`]) and the CLI ([`cli`]).
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod candidate;
 pub mod checkpoint;
 pub mod cli;
 pub mod error;
