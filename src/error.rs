@@ -29,6 +29,22 @@ pub enum Error {
         /// The field at fault and what was expected.
         msg: String,
     },
+    /// A model could not be built or run (a candle error, with what was being done).
+    #[error("model {what}: {msg}")]
+    Model {
+        /// The model directory, candidate or operation.
+        what: String,
+        /// What went wrong.
+        msg: String,
+    },
+    /// A `tokenizer.json` could not be read or used.
+    #[error("tokenizer {path}: {msg}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// What went wrong.
+        msg: String,
+    },
     /// A merge method could not merge one tensor.
     #[error("merging tensor {tensor}: {msg}")]
     Merge {
@@ -61,6 +77,22 @@ impl Error {
         Error::Config {
             path: path.into(),
             msg: msg.into(),
+        }
+    }
+
+    /// A model error about `what`.
+    pub fn model(what: impl Into<String>, msg: impl std::fmt::Display) -> Self {
+        Error::Model {
+            what: what.into(),
+            msg: msg.to_string(),
+        }
+    }
+
+    /// A tokenizer error for the file at `path`.
+    pub fn tokenizer(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
+        Error::Tokenizer {
+            path: path.into(),
+            msg: msg.to_string(),
         }
     }
 

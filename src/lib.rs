@@ -1,8 +1,9 @@
 //! mergesearch: search for model-merge recipes.
 //!
 //! This crate holds checkpoint I/O ([`checkpoint`]), mergekit-compatible merge methods and
-//! the merge engine ([`merge`]), lazy merge candidates served to candle ([`candidate`]), the llama-family forward pass ([`models`]), the benchmark
-//! harness ([`bench`]) and the CLI ([`cli`]).
+//! the merge engine ([`merge`]), lazy merge candidates served to candle ([`candidate`]), the
+//! llama-family forward pass ([`models`]), its adapters to the eval harnesses ([`eval`]), the
+//! benchmark harness ([`bench`]) and the CLI ([`cli`]).
 #![warn(missing_docs)]
 
 pub mod bench;
@@ -10,6 +11,7 @@ pub mod candidate;
 pub mod checkpoint;
 pub mod cli;
 pub mod error;
+pub mod eval;
 pub mod merge;
 pub mod models;
 

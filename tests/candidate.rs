@@ -150,3 +150,18 @@ fn wrong_shape_is_an_error() {
     assert!(err.to_string().contains("model.norm.weight"), "{err}");
     assert!(vb.get(8, "model.norm.weight").is_ok());
 }
+
+#[test]
+fn candidate_lm_equals_merged_directory_lm() {
+    use mergesearch::eval::LlamaLm;
+    use mergesearch_evals::CausalLm;
+    let tmp = tempfile::tempdir().unwrap();
+    write_family(tmp.path(), checkpoint::DType::F32, false);
+    let out = merge_to_disk(tmp.path(), "ties", &MergeOptions::default());
+    let lazy = LazyCandidate::new(plan(tmp.path(), "ties"), MergeOptions::default());
+    assert_eq!(lazy.llama_config().unwrap().num_hidden_layers, 2);
+    let a = LlamaLm::from_candidate(lazy).unwrap();
+    let b = LlamaLm::from_dir(&out).unwrap();
+    let batch = [vec![1u32, 4, 9], vec![15, 0]];
+    assert_eq!(a.logits(&batch).unwrap(), b.logits(&batch).unwrap());
+}

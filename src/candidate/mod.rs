@@ -62,6 +62,24 @@ impl LazyCandidate {
         &self.plan
     }
 
+    /// The `config.json` the merged checkpoint would have: the config model's, with the
+    /// output layer count (as `merge::engine` writes it).
+    pub fn config_json(&self) -> serde_json::Value {
+        let mut config = self.plan.models[self.plan.config_model].config.clone();
+        if let Some(obj) = config.as_object_mut() {
+            obj.insert("num_hidden_layers".into(), self.plan.out_layers.into());
+        }
+        config
+    }
+
+    /// The merged model's llama-family config (see [`LazyCandidate::config_json`]).
+    pub fn llama_config(&self) -> Result<crate::models::LlamaConfig> {
+        let path = self.plan.models[self.plan.config_model]
+            .path
+            .join("config.json");
+        crate::models::LlamaConfig::from_json_str(&self.config_json().to_string(), &path)
+    }
+
     /// Whether the plan produces an output tensor called `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.index.contains_key(name)
