@@ -45,6 +45,9 @@ pub enum Error {
         /// What went wrong.
         msg: String,
     },
+    /// An eval harness or suite failed (its own error names the file or harness).
+    #[error(transparent)]
+    Eval(#[from] mergesearch_evals::EvalError),
     /// A merge method could not merge one tensor.
     #[error("merging tensor {tensor}: {msg}")]
     Merge {

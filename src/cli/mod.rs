@@ -1,4 +1,4 @@
-//! Command-line interface: argument parsing and the `merge`, `methods` and `bench`
+//! Command-line interface: argument parsing and the `merge`, `eval`, `methods` and `bench`
 //! subcommands.
 
 use std::io::IsTerminal;
@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Merge checkpoints with a mergekit YAML config and write an HF checkpoint.
     Merge(MergeArgs),
+    /// Score a checkpoint directory, or a merge config merged lazily, on an eval suite.
+    Eval(EvalArgs),
     /// List the merge methods with their parameters (from the method registry).
     Methods,
     /// Benchmarks that print tables.
@@ -48,6 +50,37 @@ pub struct MergeArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// `mergesearch eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A model directory, or a mergekit-style merge config (YAML) to merge lazily.
+    pub target: PathBuf,
+    /// Eval-suite YAML file.
+    #[arg(long)]
+    pub evals: PathBuf,
+    /// Which data split to score.
+    #[arg(long, value_enum, default_value_t = SplitArg::Search)]
+    pub split: SplitArg,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Seed for DARE/DELLA masks when TARGET is a merge config.
+    #[arg(long, default_value_t = 0)]
+    pub random_seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// The data split of an eval suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitArg {
+    /// The split a search optimizes.
+    Search,
+    /// The held-out split.
+    Heldout,
 }
 
 /// `mergesearch bench ...`.
@@ -80,6 +113,7 @@ pub fn parse_kmb(s: &str) -> Result<u64, String> {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Merge(a) => run_merge(a),
+        Command::Eval(a) => run_eval(a),
         Command::Methods => {
             print!("{}", methods_table());
             Ok(())
@@ -134,6 +168,62 @@ fn run_merge(a: MergeArgs) -> Result<()> {
         s.seconds,
         moved / 1e9 / s.seconds.max(1e-9)
     );
+    Ok(())
+}
+
+fn run_eval(a: EvalArgs) -> Result<()> {
+    use mergesearch_evals::{Direction, Split};
+    set_threads(a.threads)?;
+    let target = crate::eval::EvalTarget::open(
+        &a.target,
+        MergeOptions {
+            seed: a.random_seed,
+        },
+    )?;
+    for w in target.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let (split, split_name) = match a.split {
+        SplitArg::Search => (Split::Search, "search"),
+        SplitArg::Heldout => (Split::Heldout, "heldout"),
+    };
+    let metrics = crate::eval::evaluate_suite(target, &a.evals, split)?;
+    if a.json {
+        let values: serde_json::Map<String, serde_json::Value> = metrics
+            .iter()
+            .map(|m| (m.name.clone(), m.value.into()))
+            .collect();
+        let directions: serde_json::Map<String, serde_json::Value> = metrics
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    serde_json::to_value(m.direction).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let out = serde_json::json!({
+            "target": a.target.display().to_string(),
+            "split": split_name,
+            "metrics": values,
+            "directions": directions,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "{} on {split_name} split of {}",
+            a.target.display(),
+            a.evals.display()
+        );
+        println!("| metric | value | better |\n|---|---|---|");
+        for m in &metrics {
+            let better = match m.direction {
+                Direction::Maximize => "higher",
+                Direction::Minimize => "lower",
+            };
+            println!("| {} | {:.6} | {better} |", m.name, m.value);
+        }
+    }
     Ok(())
 }
 

@@ -1,10 +1,13 @@
 //! Glue between the models and `mergesearch-evals`: the [`CausalLm`](mergesearch_evals::CausalLm)
 //! adapter over [`crate::models::Model`] ([`LlamaLm`]) and the
 //! [`TextTokenizer`](mergesearch_evals::TextTokenizer) adapter over HF `tokenizer.json` files
-//! ([`HfTokenizer`]).
+//! ([`HfTokenizer`]), and scoring a suite on a directory or a lazily merged config
+//! ([`EvalTarget`]).
 
 mod lm;
+mod target;
 mod tokenizer;
 
 pub use lm::{disk_var_builder, LlamaLm};
+pub use target::{evaluate_suite, EvalTarget};
 pub use tokenizer::HfTokenizer;

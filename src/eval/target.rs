@@ -1,0 +1,117 @@
+//! Scoring an eval suite on a target: a checkpoint directory, or a merge config merged lazily.
+
+use std::path::{Path, PathBuf};
+
+use mergesearch_evals::{Metrics, ResolvedHarness, Suite};
+
+use super::{HfTokenizer, LlamaLm};
+use crate::candidate::LazyCandidate;
+use crate::error::{Error, Result};
+use crate::merge::{self, MergeOptions, Plan};
+
+/// What `mergesearch eval` scores.
+#[derive(Debug)]
+pub enum EvalTarget {
+    /// An HF checkpoint directory.
+    Dir(PathBuf),
+    /// A merge config: merged lazily for model harnesses, to a temporary directory only if a
+    /// command harness needs files.
+    Merge {
+        /// The YAML file (labels errors, is shown in reports).
+        path: PathBuf,
+        /// The validated plan (boxed: it is much larger than a path).
+        plan: Box<Plan>,
+        /// Seed of random masks.
+        opts: MergeOptions,
+    },
+}
+
+impl EvalTarget {
+    /// A directory is a checkpoint; a file is a merge config (planned now, so bad configs
+    /// fail before any data is scored).
+    pub fn open(path: &Path, opts: MergeOptions) -> Result<Self> {
+        if path.is_dir() {
+            Ok(EvalTarget::Dir(path.to_path_buf()))
+        } else {
+            Ok(EvalTarget::Merge {
+                path: path.to_path_buf(),
+                plan: Box::new(Plan::from_file(path)?),
+                opts,
+            })
+        }
+    }
+
+    /// Warnings the plan produced (none for a directory).
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            EvalTarget::Dir(_) => &[],
+            EvalTarget::Merge { plan, .. } => &plan.warnings,
+        }
+    }
+
+    /// Scores every harness of `harnesses` and returns their metrics, each prefixed with its
+    /// harness name (`perplexity/nll`).
+    pub fn evaluate(self, harnesses: &[ResolvedHarness]) -> Result<Metrics> {
+        let needs_model = harnesses
+            .iter()
+            .any(|h| matches!(h, ResolvedHarness::Model(_)));
+        let needs_dir = harnesses
+            .iter()
+            .any(|h| matches!(h, ResolvedHarness::Command(_)));
+        // A merge target is written out only for command harnesses (they read files).
+        let mut _tmp = None;
+        let (dir, model): (Option<PathBuf>, Option<(LlamaLm, HfTokenizer)>) = match self {
+            EvalTarget::Dir(d) => {
+                let m = if needs_model {
+                    Some((LlamaLm::from_dir(&d)?, HfTokenizer::from_dir(&d)?))
+                } else {
+                    None
+                };
+                (Some(d), m)
+            }
+            EvalTarget::Merge { plan, opts, .. } => {
+                let dir = if needs_dir {
+                    let t = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                    let out = t.path().join("merged");
+                    merge::run(&plan, &out, &opts, u64::MAX, |_, _, _| {})?;
+                    _tmp = Some(t);
+                    Some(out)
+                } else {
+                    None
+                };
+                let m = if needs_model {
+                    let tok = HfTokenizer::from_dir(&plan.models[plan.tokenizer_model].path)?;
+                    Some((
+                        LlamaLm::from_candidate(LazyCandidate::new(*plan, opts))?,
+                        tok,
+                    ))
+                } else {
+                    None
+                };
+                (dir, m)
+            }
+        };
+        let mut out = Metrics::new();
+        for h in harnesses {
+            let metrics = match (h, &model, &dir) {
+                (ResolvedHarness::Model(h), Some((lm, tok)), _) => h.evaluate(lm, tok)?,
+                (ResolvedHarness::Command(c), _, Some(d)) => c.evaluate_dir(d)?,
+                _ => {
+                    unreachable!("the model and the directory are built when a harness needs them")
+                }
+            };
+            out.extend_prefixed(h.name(), metrics);
+        }
+        Ok(out)
+    }
+}
+
+/// Loads `suite`, resolves it for `split` and scores `target` on it.
+pub fn evaluate_suite(
+    target: EvalTarget,
+    suite: &Path,
+    split: mergesearch_evals::Split,
+) -> Result<Metrics> {
+    let harnesses = Suite::load(suite)?.resolve(split)?;
+    target.evaluate(&harnesses)
+}
