@@ -113,16 +113,20 @@ pub fn write_model(dir: &Path, shape: &LlamaShape, variant: u64) -> Result<()> {
     Ok(())
 }
 
-/// A stateless hash of (a, b, c) to [0, 1) (SplitMix64 finalizer).
-fn hash01(a: u64, b: u64, c: u64) -> f32 {
+/// A stateless 64-bit hash of (a, b, c): the SplitMix64 finalizer over a mixed sum.
+pub fn mix64(a: u64, b: u64, c: u64) -> u64 {
     let mut z = a
         .wrapping_mul(0x9e37_79b9_7f4a_7c15)
         .wrapping_add(b.wrapping_mul(0xbf58_476d_1ce4_e5b9))
         .wrapping_add(c.wrapping_mul(0x94d0_49bb_1331_11eb));
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 40) as f32 / (1u64 << 24) as f32
+    z ^ (z >> 31)
+}
+
+/// [`mix64`] of (a, b, c) mapped to [0, 1).
+fn hash01(a: u64, b: u64, c: u64) -> f32 {
+    (mix64(a, b, c) >> 40) as f32 / (1u64 << 24) as f32
 }
 
 #[cfg(test)]

@@ -62,14 +62,10 @@ impl LazyCandidate {
         &self.plan
     }
 
-    /// The `config.json` the merged checkpoint would have: the config model's, with the
-    /// output layer count (as `merge::engine` writes it).
+    /// The `config.json` the merged checkpoint would have ([`crate::merge::Plan::output_config`],
+    /// the one `merge` writes).
     pub fn config_json(&self) -> serde_json::Value {
-        let mut config = self.plan.models[self.plan.config_model].config.clone();
-        if let Some(obj) = config.as_object_mut() {
-            obj.insert("num_hidden_layers".into(), self.plan.out_layers.into());
-        }
-        config
+        self.plan.output_config()
     }
 
     /// The merged model's llama-family config (see [`LazyCandidate::config_json`]).

@@ -183,14 +183,7 @@ fn check_out_dir(plan: &Plan, out_dir: &Path) -> Result<()> {
 
 /// config.json (layer count and dtype updated), tokenizer files, and the merge config.
 fn write_side_files(plan: &Plan, dir: &Path) -> Result<()> {
-    let src = &plan.models[plan.config_model];
-    let mut config = src.config.clone();
-    if let Some(obj) = config.as_object_mut() {
-        obj.insert("num_hidden_layers".into(), plan.out_layers.into());
-        if let Some(d) = plan.named_dtype {
-            obj.insert("torch_dtype".into(), d.torch_name().into());
-        }
-    }
+    let config = plan.output_config();
     let p = dir.join("config.json");
     let text = serde_json::to_string_pretty(&config).expect("json value serializes");
     std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;

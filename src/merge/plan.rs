@@ -294,6 +294,19 @@ impl Plan {
         })
     }
 
+    /// The merged model's `config.json`: the config model's, with `num_hidden_layers` set to
+    /// the output's layer count and `torch_dtype` to the named dtype, if any.
+    pub fn output_config(&self) -> serde_json::Value {
+        let mut config = self.models[self.config_model].config.clone();
+        if let Some(obj) = config.as_object_mut() {
+            obj.insert("num_hidden_layers".into(), self.out_layers.into());
+            if let Some(d) = self.named_dtype {
+                obj.insert("torch_dtype".into(), d.torch_name().into());
+            }
+        }
+        config
+    }
+
     /// The tensors the writer will receive.
     pub fn planned_tensors(&self) -> Vec<PlannedTensor> {
         self.jobs

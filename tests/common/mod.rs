@@ -105,15 +105,9 @@ fn fnv(s: &str) -> u64 {
     mergesearch::merge::rng::fnv1a64(s.as_bytes())
 }
 
-/// SplitMix64 finalizer of (a, b, c).
+/// SplitMix64 finalizer of (a, b, c) (the synthetic generator's hash).
 fn mix(a: u64, b: u64, c: u64) -> u64 {
-    let mut z = a
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(b.wrapping_mul(0xbf58_476d_1ce4_e5b9))
-        .wrapping_add(c.wrapping_mul(0x94d0_49bb_1331_11eb));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    mergesearch::bench::synthetic::mix64(a, b, c)
 }
 
 /// The f32 values of one tensor before storage rounding (see the module docs).
