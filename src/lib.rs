@@ -14,5 +14,6 @@ pub mod error;
 pub mod eval;
 pub mod merge;
 pub mod models;
+pub mod zoo;
 
 pub use error::{Error, Result};

@@ -95,9 +95,9 @@ impl CausalLm for LlamaLm {
     }
 }
 
-/// A `VarBuilder` (f32, CPU) over every tensor of the checkpoint in `dir`, read through the
-/// crate's own safetensors reader (shards and index included).
-pub fn disk_var_builder(dir: &Path) -> Result<VarBuilder<'static>> {
+/// Every tensor of the checkpoint in `dir` (shards and index included) as a CPU tensor of
+/// its stored dtype, read through the crate's own safetensors reader.
+pub fn load_tensors(dir: &Path) -> Result<HashMap<String, Tensor>> {
     let m = ModelDir::open(dir)?;
     let mut tensors = HashMap::with_capacity(m.tensors.len());
     for (name, meta) in &m.tensors {
@@ -110,8 +110,13 @@ pub fn disk_var_builder(dir: &Path) -> Result<VarBuilder<'static>> {
             .map_err(|e| Error::checkpoint(dir, format!("tensor {name}: {e}")))?;
         tensors.insert(name.clone(), t);
     }
+    Ok(tensors)
+}
+
+/// A `VarBuilder` (f32, CPU) over every tensor of the checkpoint in `dir`.
+pub fn disk_var_builder(dir: &Path) -> Result<VarBuilder<'static>> {
     Ok(VarBuilder::from_tensors(
-        tensors,
+        load_tensors(dir)?,
         candle_core::DType::F32,
         &Device::Cpu,
     ))

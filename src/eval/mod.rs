@@ -8,6 +8,6 @@ mod lm;
 mod target;
 mod tokenizer;
 
-pub use lm::{disk_var_builder, LlamaLm};
+pub use lm::{disk_var_builder, load_tensors, LlamaLm};
 pub use target::{evaluate_suite, EvalTarget};
 pub use tokenizer::HfTokenizer;
