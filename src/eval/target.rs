@@ -91,6 +91,9 @@ impl EvalTarget {
                 (dir, m)
             }
         };
+        if let Some((lm, tok)) = &model {
+            check_vocab(lm, tok)?;
+        }
         let mut out = Metrics::new();
         for h in harnesses {
             let metrics = match (h, &model, &dir) {
@@ -104,6 +107,24 @@ impl EvalTarget {
         }
         Ok(out)
     }
+}
+
+/// A tokenizer whose ids reach past the model's embedding rows cannot be scored: fail before
+/// any data is read rather than on the first out-of-range token. (A model may have more rows
+/// than the tokenizer has tokens; HF checkpoints often pad the vocabulary.)
+fn check_vocab(lm: &LlamaLm, tok: &HfTokenizer) -> Result<()> {
+    use mergesearch_evals::CausalLm;
+    if tok.vocab_size() > lm.vocab_size() {
+        return Err(Error::tokenizer(
+            tok.path(),
+            format!(
+                "the tokenizer has {} tokens but the model's vocab_size is {}: they do not belong together",
+                tok.vocab_size(),
+                lm.vocab_size()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Loads `suite`, resolves it for `split` and scores `target` on it.

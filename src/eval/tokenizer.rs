@@ -75,6 +75,11 @@ impl HfTokenizer {
         Self::from_file(&dir.join("tokenizer.json"))
     }
 
+    /// The `tokenizer.json` this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Number of tokens, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)

@@ -279,3 +279,78 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f64], abs: f64, rel: f64) {
 /// bf16 keeps 8 significant bits: rounding to nearest moves a value by at most 2^-9 of its
 /// magnitude (half a unit in the last place). We allow 2^-8 to absorb f32 accumulation order.
 pub const BF16_REL: f64 = 1.0 / 256.0;
+
+/// The test-preset toy zoo, built once (by the binary, so with one candle thread per model)
+/// under the cargo target directory and reused by every later test and test run: its
+/// checkpoints are fingerprinted, so a rebuild only retrains when the zoo code changed.
+pub fn test_zoo() -> PathBuf {
+    static ZOO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ZOO.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("zoo-test");
+        let o = mergesearch(
+            Path::new(env!("CARGO_TARGET_TMPDIR")),
+            &[
+                "zoo",
+                dir.to_str().unwrap(),
+                "--preset",
+                "test",
+                "--no-matrix",
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "building the test zoo failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        dir
+    })
+    .clone()
+}
+
+/// A scratch directory laid out like the repository: `results/zoo` links to the test zoo
+/// and `configs/` is a copy of the repository's, so every config runs unchanged.
+pub fn repo_like_workspace() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("results")).unwrap();
+    std::os::unix::fs::symlink(test_zoo(), tmp.path().join("results/zoo")).unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("configs"),
+        &tmp.path().join("configs"),
+    );
+    tmp
+}
+
+/// Recursive copy of a directory of plain files.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// Runs `mergesearch eval TARGET --evals SUITE --split SPLIT --json` in `cwd` and returns
+/// the metrics object.
+pub fn eval_metrics(cwd: &Path, target: &str, suite: &str, split: &str) -> BTreeMap<String, f64> {
+    let o = mergesearch(
+        cwd,
+        &["eval", target, "--evals", suite, "--split", split, "--json"],
+    );
+    assert!(
+        o.status.success(),
+        "eval {target} failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["metrics"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_f64().unwrap()))
+        .collect()
+}
