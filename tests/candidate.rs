@@ -91,7 +91,14 @@ fn lazy_tensors_equal_merged_checkpoint() {
     write_family(tmp.path(), checkpoint::DType::F32, false);
     assert_tensors_match(tmp.path(), "ties", MergeOptions::default());
     // Random masks: the same seed gives the same mask lazily and on disk.
-    assert_tensors_match(tmp.path(), "dare_ties", MergeOptions { seed: 7 });
+    assert_tensors_match(
+        tmp.path(),
+        "dare_ties",
+        MergeOptions {
+            seed: 7,
+            ..MergeOptions::default()
+        },
+    );
 }
 
 #[test]

@@ -75,7 +75,17 @@ fn every_method_is_bitwise_identical_on_1_2_and_3_threads() {
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| merge::merge_f32(def, &job, &tensors, &MergeOptions { seed: 9 }))
+                .install(|| {
+                    merge::merge_f32(
+                        def,
+                        &job,
+                        &tensors,
+                        &MergeOptions {
+                            seed: 9,
+                            ..MergeOptions::default()
+                        },
+                    )
+                })
                 .unwrap_or_else(|e| panic!("{}: {e}", def.name))
         };
         let one = run(1);

@@ -22,7 +22,16 @@ fn run_seeded(
         Params::from_pairs(global),
     );
     fill_defaults(def, &mut job);
-    merge::merge_f32(def, &job, tensors, &MergeOptions { seed }).expect("merge succeeds")
+    merge::merge_f32(
+        def,
+        &job,
+        tensors,
+        &MergeOptions {
+            seed,
+            ..MergeOptions::default()
+        },
+    )
+    .expect("merge succeeds")
 }
 
 fn run(

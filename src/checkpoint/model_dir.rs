@@ -56,6 +56,9 @@ pub struct ModelDir {
     /// Tensors of other dtypes (integer buffers such as `position_ids`): (name, dtype).
     /// They are not merged; the plan warns about them.
     pub skipped: Vec<(String, String)>,
+    /// Identity of these exact files (canonical path, sizes and modification times): caches
+    /// keyed by it survive reopening the directory and miss once a file is rewritten.
+    pub uid: u64,
 }
 
 impl ModelDir {
@@ -72,8 +75,22 @@ impl ModelDir {
         let mut shards = Vec::with_capacity(shard_files.len());
         let mut tensors = HashMap::new();
         let mut skipped = Vec::new();
+        let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
+        let mut uid = fnv1a(
+            0xcbf2_9ce4_8422_2325,
+            canonical.as_os_str().as_encoded_bytes(),
+        );
         for (idx, file) in shard_files.iter().enumerate() {
             let f = File::open(file).map_err(|e| Error::io(file, e))?;
+            let md = f.metadata().map_err(|e| Error::io(file, e))?;
+            let mtime = md
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as u64);
+            uid = fnv1a(uid, file.as_os_str().as_encoded_bytes());
+            uid = fnv1a(uid, &md.len().to_le_bytes());
+            uid = fnv1a(uid, &mtime.to_le_bytes());
             // SAFETY: the mapping is read-only; a checkpoint modified while we merge is the
             // user's race, as with every mmap-based loader (candle, safetensors, torch).
             let mmap = unsafe { Mmap::map(&f) }.map_err(|e| Error::io(file, e))?;
@@ -89,6 +106,7 @@ impl ModelDir {
             shards,
             tensors,
             skipped,
+            uid,
         })
     }
 
@@ -214,4 +232,12 @@ fn parse_header(
         );
     }
     Ok(())
+}
+
+/// FNV-1a over `bytes`, continuing from `h`.
+pub(crate) fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    h
 }

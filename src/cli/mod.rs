@@ -170,6 +170,7 @@ fn run_merge(a: MergeArgs) -> Result<()> {
     }
     let opts = MergeOptions {
         seed: a.random_seed,
+        ..MergeOptions::default()
     };
     let s = merge::run(&plan, &a.out_dir, &opts, a.out_shard_size, |_, _, name| {
         bar.set_message(name.to_string());
@@ -198,6 +199,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         &a.target,
         MergeOptions {
             seed: a.random_seed,
+            ..MergeOptions::default()
         },
     )?;
     for w in target.warnings() {

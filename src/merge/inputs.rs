@@ -24,6 +24,9 @@ pub struct SourceView<'a> {
     pub cols: usize,
     /// Values are intermediate results in compute precision: never rounded to `dtype:`.
     pub exact: bool,
+    /// Stable identity of the stored tensor (its file and name), for caches shared across
+    /// merges; `None` for in-memory values.
+    pub id: Option<u64>,
 }
 
 /// The inputs of one tensor merge, all viewed with the output's shape.
@@ -57,6 +60,7 @@ impl<'a> TensorInputs<'a> {
                 src_cols: cols,
                 cols,
                 exact: true,
+                id: None,
             })
             .collect();
         Self::new(views, shape, None)
@@ -76,8 +80,23 @@ impl<'a> TensorInputs<'a> {
             src_cols: cols,
             cols,
             exact: true,
+            id: None,
         }));
         TensorInputs::new(views, &self.shape, self.load_dtype)
+    }
+
+    /// A key for what `decode_delta(k, base, ..)` produces, when both inputs are stored
+    /// tensors: it names the two tensors, the columns used and the load dtype.
+    pub fn delta_key(&self, k: usize, base: usize) -> Option<u64> {
+        let (a, b) = (self.views[k].id?, self.views[base].id?);
+        let mut h = crate::checkpoint::model_dir::fnv1a(0xcbf2_9ce4_8422_2325, &a.to_le_bytes());
+        h = crate::checkpoint::model_dir::fnv1a(h, &b.to_le_bytes());
+        h = crate::checkpoint::model_dir::fnv1a(h, &(self.views[k].cols as u64).to_le_bytes());
+        for d in &self.shape {
+            h = crate::checkpoint::model_dir::fnv1a(h, &(*d as u64).to_le_bytes());
+        }
+        let load = self.load_dtype.map_or(0u8, |d| d as u8 + 1);
+        Some(crate::checkpoint::model_dir::fnv1a(h, &[load]))
     }
 
     /// Number of inputs.

@@ -11,6 +11,7 @@ pub mod inputs;
 pub mod job;
 pub mod methods;
 pub mod plan;
+pub mod rank_cache;
 pub mod registry;
 pub mod rng;
 pub mod setting;

@@ -82,10 +82,13 @@ pub enum Arity {
 pub type Kernel = fn(&TensorJob, &TensorInputs, &MergeOptions, &mut [u8]) -> Result<()>;
 
 /// Options that are not part of the recipe.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct MergeOptions {
     /// Seed of the ChaCha streams random masks are drawn from.
     pub seed: u64,
+    /// Task-vector rankings shared across merges (a search's candidates); `None` computes
+    /// magnitude thresholds afresh each time. Results are identical either way.
+    pub ranks: Option<std::sync::Arc<super::rank_cache::RankCache>>,
 }
 
 /// A registered merge method.

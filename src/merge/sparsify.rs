@@ -11,6 +11,7 @@
 use rayon::prelude::*;
 
 use super::inputs::{TensorInputs, CHUNK};
+use super::rank_cache::RankCache;
 use super::rng::MaskStream;
 use super::topk::{Fill, TopK};
 
@@ -96,8 +97,10 @@ pub struct SparseTerm {
 }
 
 /// Plans the sparsification of the task vectors `x_k − base` for each `k` in `models`
-/// (with `params[j]` and mask stream `streams[j]` for `models[j]`). Magnitude thresholds of
-/// all models are found in shared passes that decode the base once.
+/// (with `params[j]` and mask stream `streams[j]` for `models[j]`). Magnitude thresholds
+/// come from `ranks` when it holds (or can hold) the task vector's ranking; the others are
+/// found in shared radix passes that decode the base once.
+#[allow(clippy::too_many_arguments)]
 pub fn sparsify_all(
     method: Sparsify,
     inputs: &TensorInputs,
@@ -106,6 +109,7 @@ pub fn sparsify_all(
     params: &[SparsifyParams],
     rescale: bool,
     streams: Vec<MaskStream>,
+    ranks: Option<&RankCache>,
 ) -> Vec<SparseTerm> {
     let n = inputs.numel();
     let mut keeps: Vec<Option<Keep>> = vec![None; models.len()];
@@ -164,6 +168,28 @@ pub fn sparsify_all(
             }
         }
     }
+    // Rules answered by cached rankings, in request order (None = radix passes below).
+    let mut from_cache: Vec<Option<TopK>> = vec![None; requests.len()];
+    if let Some(cache) = ranks {
+        for (j, &model) in models.iter().enumerate() {
+            let mine: Vec<usize> = (0..requests.len())
+                .filter(|&r| requests[r].0 == j)
+                .collect();
+            let Some(key) = inputs.delta_key(model, base) else {
+                continue;
+            };
+            if mine.is_empty() {
+                continue;
+            }
+            let ks: Vec<usize> = mine.iter().map(|&r| requests[r].1).collect();
+            let fill = |start: usize, buf: &mut [f32]| inputs.decode_delta(model, base, start, buf);
+            if let Some(rules) = cache.top_k(key, n, &ks, &fill) {
+                for (&r, rule) in mine.iter().zip(rules) {
+                    from_cache[r] = Some(rule);
+                }
+            }
+        }
+    }
     if !requests.is_empty() {
         let fill_many = |start: usize, bufs: &mut [Vec<f32>]| {
             let len = bufs[0].len();
@@ -174,7 +200,22 @@ pub fn sparsify_all(
                 buf.iter_mut().zip(&b).for_each(|(x, y)| *x -= y);
             }
         };
-        let rules = TopK::batch(n, models.len(), &requests, &fill_many);
+        let open: Vec<(usize, usize)> = requests
+            .iter()
+            .zip(&from_cache)
+            .filter(|(_, c)| c.is_none())
+            .map(|(r, _)| *r)
+            .collect();
+        let mut computed = if open.is_empty() {
+            Vec::new()
+        } else {
+            TopK::batch(n, models.len(), &open, &fill_many)
+        }
+        .into_iter();
+        let rules: Vec<TopK> = from_cache
+            .into_iter()
+            .map(|c| c.unwrap_or_else(|| computed.next().expect("one rule per open request")))
+            .collect();
         let mut it = requests.iter().zip(rules);
         while let Some((&(j, _), rule)) = it.next() {
             keeps[j] = Some(match method {

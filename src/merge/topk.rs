@@ -49,6 +49,26 @@ impl TopK {
         }
     }
 
+    /// Keeps nothing.
+    pub fn none() -> TopK {
+        TopK {
+            none: true,
+            all: false,
+            ..TopK::all()
+        }
+    }
+
+    /// Keeps magnitudes whose bits exceed `thr_bits`, and those equal to it at indices below
+    /// `tie_cutoff`.
+    pub fn from_threshold(thr_bits: u32, tie_cutoff: usize) -> TopK {
+        TopK {
+            thr_bits,
+            tie_cutoff,
+            all: false,
+            none: false,
+        }
+    }
+
     /// The rule for the `k` largest magnitudes of `values`.
     pub fn new(values: &[f32], k: usize) -> TopK {
         TopK::from_chunks(values.len(), k, &|s, b| {

@@ -116,7 +116,16 @@ pub fn gta(
             let streams = (0..others.len())
                 .map(|pos| MaskStream::new(opts.seed, &job.name, pos))
                 .collect();
-            sparsify_all(method, inputs, base, &others, &params, rescale, streams)
+            sparsify_all(
+                method,
+                inputs,
+                base,
+                &others,
+                &params,
+                rescale,
+                streams,
+                opts.ranks.as_deref(),
+            )
         }
         _ => (0..others.len())
             .map(|_| SparseTerm {
