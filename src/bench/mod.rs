@@ -1,5 +1,6 @@
 //! `mergesearch bench merge`: merge throughput on a synthetic llama-shaped checkpoint family,
-//! printed beside this machine's memcpy bandwidth measured in the same run.
+//! printed beside this machine's memcpy bandwidth measured in the same run; `bench forward`
+//! ([`forward`]): our llama forward beside candle-transformers'.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,7 +12,10 @@ use rayon::prelude::*;
 use crate::checkpoint::{CheckpointWriter, PlannedTensor};
 use crate::merge::{self, MergeConfig, MergeOptions, Plan, METHODS};
 
+pub mod forward;
 pub mod synthetic;
+
+pub use forward::{run_forward_bench, BenchForwardArgs};
 
 /// Arguments of `bench merge`.
 #[derive(Debug, Args)]

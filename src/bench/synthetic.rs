@@ -45,15 +45,27 @@ impl LlamaShape {
         2 * self.vocab * h + h + self.layers * (4 * h * h + 3 * h * i + 2 * h)
     }
 
-    /// Every tensor's (name, shape), HF llama naming, no biases.
+    /// Every tensor's (name, shape), HF llama naming, no biases, as many key/value heads as
+    /// query heads.
     pub fn tensors(&self) -> Vec<(String, Vec<usize>)> {
+        self.tensors_gqa(self.hidden)
+    }
+
+    /// Like [`LlamaShape::tensors`] with grouped-query attention: `kv_width` =
+    /// `num_key_value_heads · head_dim` output rows in `k_proj` and `v_proj`.
+    pub fn tensors_gqa(&self, kv_width: usize) -> Vec<(String, Vec<usize>)> {
         let (h, i) = (self.hidden, self.intermediate);
         let mut v = vec![("model.embed_tokens.weight".to_string(), vec![self.vocab, h])];
         for l in 0..self.layers {
             let p = format!("model.layers.{l}");
             v.push((format!("{p}.input_layernorm.weight"), vec![h]));
-            for n in ["q_proj", "k_proj", "v_proj", "o_proj"] {
-                v.push((format!("{p}.self_attn.{n}.weight"), vec![h, h]));
+            for (n, rows) in [
+                ("q_proj", h),
+                ("k_proj", kv_width),
+                ("v_proj", kv_width),
+                ("o_proj", h),
+            ] {
+                v.push((format!("{p}.self_attn.{n}.weight"), vec![rows, h]));
             }
             v.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
             v.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h]));
@@ -67,15 +79,31 @@ impl LlamaShape {
 }
 
 /// Writes a model: variant 0 is the base; others add a small variant-specific perturbation.
+/// bf16, one key/value head per query head, head_dim 64.
 pub fn write_model(dir: &Path, shape: &LlamaShape, variant: u64) -> Result<()> {
+    let heads = (shape.hidden / 64).max(1);
+    write_model_as(dir, shape, (heads, heads), DType::BF16, variant)
+}
+
+/// [`write_model`] with `(num_attention_heads, num_key_value_heads)` = `heads` and the weights
+/// stored as `dtype`. The config carries `max_position_embeddings` (4096, candle-transformers'
+/// default) so other llama implementations read it too.
+pub fn write_model_as(
+    dir: &Path,
+    shape: &LlamaShape,
+    heads: (usize, usize),
+    dtype: DType,
+    variant: u64,
+) -> Result<()> {
+    let kv_width = shape.hidden / heads.0 * heads.1;
     let tensors = shape
-        .tensors()
+        .tensors_gqa(kv_width)
         .into_iter()
         .enumerate()
         .map(|(ti, (name, dims))| {
             let planned = PlannedTensor {
                 name,
-                dtype: DType::BF16,
+                dtype,
                 shape: dims,
             };
             let fill = move |v: &mut [f32]| {
@@ -96,18 +124,24 @@ pub fn write_model(dir: &Path, shape: &LlamaShape, variant: u64) -> Result<()> {
         })
         .collect();
     super::write_tensors(dir, tensors)?;
+    let torch_dtype = match dtype {
+        DType::F32 => "float32",
+        DType::F16 => "float16",
+        DType::BF16 => "bfloat16",
+    };
     let cfg = serde_json::json!({
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
         "hidden_size": shape.hidden,
         "intermediate_size": shape.intermediate,
         "num_hidden_layers": shape.layers,
-        "num_attention_heads": (shape.hidden / 64).max(1),
-        "num_key_value_heads": (shape.hidden / 64).max(1),
+        "num_attention_heads": heads.0,
+        "num_key_value_heads": heads.1,
         "vocab_size": shape.vocab,
         "rms_norm_eps": 1e-5,
+        "max_position_embeddings": 4096,
         "tie_word_embeddings": false,
-        "torch_dtype": "bfloat16",
+        "torch_dtype": torch_dtype,
     });
     std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg)?)?;
     Ok(())

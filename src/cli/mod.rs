@@ -108,6 +108,9 @@ pub enum BenchCommand {
     /// Merge a synthetic llama-shaped bf16 family with each method; print throughput next to
     /// this machine's memcpy bandwidth.
     Merge(crate::bench::BenchMergeArgs),
+    /// Our full-logits llama forward beside candle-transformers' on the same checkpoint and
+    /// batch (f32, CPU), and the cost of building a lazy merge candidate.
+    Forward(crate::bench::BenchForwardArgs),
 }
 
 /// Parses a byte count with an optional K/M/B (thousand/million/billion) suffix, as mergekit's
@@ -139,6 +142,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench(BenchCommand::Merge(a)) => crate::bench::run_merge_bench(a),
+        Command::Bench(BenchCommand::Forward(a)) => crate::bench::run_forward_bench(a),
     }
 }
 
