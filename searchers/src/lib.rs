@@ -5,6 +5,7 @@
 //! serializable so a study can snapshot a searcher and resume it bit for bit.
 #![warn(missing_docs)]
 
+pub mod pareto;
 pub mod searcher;
 
 pub use searcher::{Bounds, Outcome, Searcher};
