@@ -1,6 +1,7 @@
 //! `mergesearch bench merge`: merge throughput on a synthetic llama-shaped checkpoint family,
 //! printed beside this machine's memcpy bandwidth measured in the same run; `bench forward`
-//! ([`forward`]): our llama forward beside candle-transformers'.
+//! ([`forward`]): our llama forward beside candle-transformers'; `bench candidates`
+//! ([`ranks`]): lazy TIES candidates with and without the ranking cache.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,9 +14,11 @@ use crate::checkpoint::{CheckpointWriter, PlannedTensor};
 use crate::merge::{self, MergeConfig, MergeOptions, Plan, METHODS};
 
 pub mod forward;
+pub mod ranks;
 pub mod synthetic;
 
 pub use forward::{run_forward_bench, BenchForwardArgs};
+pub use ranks::{run_candidates_bench, BenchCandidatesArgs};
 
 /// Arguments of `bench merge`.
 #[derive(Debug, Args)]

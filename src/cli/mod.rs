@@ -111,6 +111,9 @@ pub enum BenchCommand {
     /// Our full-logits llama forward beside candle-transformers' on the same checkpoint and
     /// batch (f32, CPU), and the cost of building a lazy merge candidate.
     Forward(crate::bench::BenchForwardArgs),
+    /// A sequence of lazy TIES candidates merged with and without the task-vector ranking
+    /// cache a search shares between candidates.
+    Candidates(crate::bench::BenchCandidatesArgs),
 }
 
 /// Parses a byte count with an optional K/M/B (thousand/million/billion) suffix, as mergekit's
@@ -143,6 +146,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(BenchCommand::Merge(a)) => crate::bench::run_merge_bench(a),
         Command::Bench(BenchCommand::Forward(a)) => crate::bench::run_forward_bench(a),
+        Command::Bench(BenchCommand::Candidates(a)) => crate::bench::run_candidates_bench(a),
     }
 }
 
