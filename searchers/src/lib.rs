@@ -5,9 +5,17 @@
 //! serializable so a study can snapshot a searcher and resume it bit for bit.
 #![warn(missing_docs)]
 
+pub mod cmaes;
+pub mod config;
+pub mod functions;
 pub mod pareto;
+pub mod random;
+mod rng;
 pub mod searcher;
 
+pub use cmaes::{CmaEs, CmaEsOptions};
+pub use config::{build, AnySearcher, SearcherConfig};
+pub use random::{RandomSearch, Sampler};
 pub use searcher::{Bounds, Outcome, Searcher};
 
 /// Errors of this crate.
