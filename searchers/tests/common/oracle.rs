@@ -26,3 +26,28 @@ pub fn run_oracle(f: TestFn, d: usize, seed: u64, budget: u64) -> RunResult {
         best,
     }
 }
+
+/// The `cmaes` crate's own IPOP restarts (λ doubling, up to 10 runs, like ours) for
+/// multimodal functions. Its restarts use their own settings: random start means in
+/// `[-5, 5]^d`, σ0 = half the range (5), active (negative) weights — so this compares
+/// restart strategies as shipped, not identical runs.
+#[allow(dead_code)]
+pub fn run_oracle_ipop(f: TestFn, d: usize, seed: u64, budget: u64) -> RunResult {
+    use cmaes::restart::{RestartOptions, RestartStrategy, RestartTerminationReason};
+    let restarter = RestartOptions::new(
+        d,
+        -HALF_WIDTH..=HALF_WIDTH,
+        RestartStrategy::IPOP(Default::default()),
+    )
+    .fun_target(TARGET)
+    .max_function_evals(budget as usize)
+    .seed(seed)
+    .build()
+    .expect("valid oracle restart options");
+    let results = restarter.run(|| move |x: &DVector<f64>| f(x.as_slice()));
+    RunResult {
+        evals_to_target: (results.reason == RestartTerminationReason::FunTarget)
+            .then_some(results.function_evals as u64),
+        best: results.best.map(|b| b.value).unwrap_or(f64::INFINITY),
+    }
+}
