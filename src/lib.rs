@@ -14,6 +14,8 @@ pub mod error;
 pub mod eval;
 pub mod merge;
 pub mod models;
+pub mod space;
+pub mod study;
 pub mod zoo;
 
 pub use error::{Error, Result};

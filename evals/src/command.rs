@@ -45,7 +45,12 @@ impl CommandHarness {
         self
     }
 
-    /// Name used to prefix this harness's metrics in a suite.
+    /// The declared direction of each metric (undeclared metrics are maximized).
+    pub fn directions(&self) -> &BTreeMap<String, Direction> {
+        &self.directions
+    }
+
+    /// The metric prefix.
     pub fn name(&self) -> &str {
         &self.name
     }

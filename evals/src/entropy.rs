@@ -58,6 +58,10 @@ impl Entropy {
 }
 
 impl Harness for Entropy {
+    fn metric_names(&self) -> &'static [(&'static str, Direction)] {
+        &[("entropy", Direction::Minimize)]
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -114,6 +114,10 @@ impl ExactMatch {
 }
 
 impl Harness for ExactMatch {
+    fn metric_names(&self) -> &'static [(&'static str, Direction)] {
+        &[("accuracy", Direction::Maximize)]
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -9,6 +9,10 @@ pub trait Harness: Send + Sync {
     /// Name used to prefix this harness's metrics in a suite.
     fn name(&self) -> &str;
 
+    /// The metrics `evaluate` returns, with their directions, known before any scoring (so
+    /// a study can reject an objective naming a metric no harness produces).
+    fn metric_names(&self) -> &'static [(&'static str, crate::Direction)];
+
     /// Scores `model` (with tokenizer `tok`) and returns the harness's metrics.
     fn evaluate(&self, model: &dyn CausalLm, tok: &dyn TextTokenizer)
         -> Result<Metrics, EvalError>;

@@ -118,6 +118,13 @@ fn argmax(xs: &[f64]) -> usize {
 }
 
 impl Harness for MultipleChoice {
+    fn metric_names(&self) -> &'static [(&'static str, Direction)] {
+        &[
+            ("acc", Direction::Maximize),
+            ("acc_norm", Direction::Maximize),
+        ]
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -48,6 +48,13 @@ impl Perplexity {
 }
 
 impl Harness for Perplexity {
+    fn metric_names(&self) -> &'static [(&'static str, Direction)] {
+        &[
+            ("nll", Direction::Minimize),
+            ("perplexity", Direction::Minimize),
+        ]
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -134,6 +134,29 @@ pub enum ResolvedHarness {
 }
 
 impl ResolvedHarness {
+    /// The full names (`PREFIX/METRIC`) and directions of the metrics this harness returns;
+    /// for a command harness only those named in its `directions` (it may print others).
+    pub fn metric_names(&self) -> Vec<(String, Direction)> {
+        match self {
+            Self::Model(h) => h
+                .metric_names()
+                .iter()
+                .map(|(n, d)| (format!("{}/{n}", h.name()), *d))
+                .collect(),
+            Self::Command(c) => c
+                .directions()
+                .iter()
+                .map(|(n, d)| (format!("{}/{n}", c.name()), *d))
+                .collect(),
+        }
+    }
+
+    /// Whether metrics beyond [`ResolvedHarness::metric_names`] may appear (command harnesses
+    /// report whatever their tool prints).
+    pub fn open_ended(&self) -> bool {
+        matches!(self, Self::Command(_))
+    }
+
     /// The harness's name (metric prefix).
     pub fn name(&self) -> &str {
         match self {

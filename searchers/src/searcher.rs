@@ -46,8 +46,7 @@ impl Bounds {
     /// Whether `x` lies in the box (bounds included).
     pub fn contains(&self, x: &[f64]) -> bool {
         x.len() == self.dim()
-            && x
-                .iter()
+            && x.iter()
                 .zip(self.lo.iter().zip(&self.hi))
                 .all(|(v, (l, h))| *l <= *v && *v <= *h)
     }

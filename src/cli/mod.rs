@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::merge::{self, MergeOptions, Plan};
 
+mod search;
+
 /// mergesearch: merge models the way mergekit does, and search for merge recipes.
 #[derive(Debug, Parser)]
 #[command(name = "mergesearch", version, about)]
@@ -26,6 +28,12 @@ pub enum Command {
     Merge(MergeArgs),
     /// Score a checkpoint directory, or a merge config merged lazily, on an eval suite.
     Eval(EvalArgs),
+    /// Run a study: propose merge recipes, score them lazily, log every trial.
+    Search(SearchArgs),
+    /// Materialize one trial of a study as an HF checkpoint with its mergekit YAML.
+    Export(ExportArgs),
+    /// Print a study's Pareto table and trial summary.
+    Report(ReportArgs),
     /// Build the built-in toy zoo: a tiny llama base and one fine-tune per task, trained
     /// here (no downloads), with eval data and suites.
     Zoo(ZooArgs),
@@ -75,6 +83,45 @@ pub struct EvalArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// `mergesearch search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Study file (YAML).
+    pub study: PathBuf,
+    /// Continue the study in its directory: finished trials are kept, an interrupted one is
+    /// re-run, the searcher continues from its snapshot.
+    #[arg(long)]
+    pub resume: bool,
+    /// Study directory (default `results/NAME`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `mergesearch export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Study directory.
+    pub study_dir: PathBuf,
+    /// Output directory for the checkpoint.
+    pub out_dir: PathBuf,
+    /// Trial id to export.
+    #[arg(long, conflicts_with = "best", required_unless_present = "best")]
+    pub trial: Option<u64>,
+    /// Export the best feasible trial (lowest weighted objective).
+    #[arg(long)]
+    pub best: bool,
+}
+
+/// `mergesearch report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Study directory.
+    pub study_dir: PathBuf,
 }
 
 /// `mergesearch zoo`.
@@ -140,6 +187,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Merge(a) => run_merge(a),
         Command::Eval(a) => run_eval(a),
         Command::Zoo(a) => run_zoo(a),
+        Command::Search(a) => search::run_search(a),
+        Command::Export(a) => search::run_export(a),
+        Command::Report(a) => search::run_report(a),
         Command::Methods => {
             print!("{}", methods_table());
             Ok(())

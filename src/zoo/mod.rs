@@ -42,7 +42,7 @@ use crate::models::LlamaConfig;
 use train::TrainSpec;
 
 /// Bumped whenever training or data generation changes, so stale caches are rebuilt.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// What `build` did for one model.
 #[derive(Debug, Clone)]
@@ -198,7 +198,19 @@ fn finetune(
         spec.steps,
         task.name()
     ));
-    let (w, loss) = train::train(cfg, base, &[(task, 1.0)], &spec, |_, _| {})?;
+    let others = Task::ALL.len() as f64 - 1.0;
+    let mixture: Vec<(Task, f64)> = Task::ALL
+        .iter()
+        .map(|&t| {
+            let share = if t == task {
+                1.0 - preset.finetune_replay
+            } else {
+                preset.finetune_replay / others
+            };
+            (t, share)
+        })
+        .collect();
+    let (w, loss) = train::train(cfg, base, &mixture, &spec, |_, _| {})?;
     let seconds = t0.elapsed().as_secs_f64();
     write_model(&dir, cfg_json, &w, &fp, loss)?;
     log(&format!("{name}: loss {loss:.3} in {seconds:.1} s"));

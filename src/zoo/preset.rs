@@ -35,6 +35,10 @@ pub struct Preset {
     pub base_mixture: [(Task, f64); 4],
     /// Fine-tuning of each task model from the base.
     pub finetune: TrainSpec,
+    /// Share of a fine-tune's batches drawn from the other tasks (split evenly), as real
+    /// fine-tuning mixes in general data: the task vector then mostly adds its task instead
+    /// of also erasing the others, which is the regime model merging works in.
+    pub finetune_replay: f64,
     /// Examples per task in the `search` split.
     pub search_examples: usize,
     /// Examples per task in the `heldout` split.
@@ -66,6 +70,7 @@ impl Preset {
                 weight_decay: 0.0,
                 seed: 0,
             },
+            finetune_replay: 0.06,
             search_examples: 200,
             heldout_examples: 200,
         }
@@ -95,6 +100,7 @@ impl Preset {
                 weight_decay: 0.0,
                 seed: 0,
             },
+            finetune_replay: 0.06,
             search_examples: 48,
             heldout_examples: 48,
         }

@@ -1,0 +1,377 @@
+//! The search space: which merge parameters a study searches, and the map from a genotype
+//! `x ∈ [lo, hi]^d` to a [`Recipe`] (a mergekit config).
+//!
+//! mergekit-evolve style: each searched parameter gets one gene per (model, tensor group,
+//! layer group). Layer groups come from `layer_granularity` (one gene per N consecutive
+//! layers); tensor groups from `filters` (substrings such as `self_attn` and `mlp`, plus a
+//! `rest` group for every other tensor). A decoded parameter is a mergekit filter list whose
+//! values are per-layer gradients with exactly one point per layer, so mergekit (and
+//! `mergesearch merge`) evaluate every layer at exactly its gene's value. Tensors outside the
+//! layers (embeddings, final norm, LM head) sit at gradient position 0, as mergekit places
+//! them: they take the first layer group's value of the group they match (usually `rest`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::merge::config::{InputModel, Parameters};
+use crate::merge::registry::{self, Kind, Scope};
+use crate::merge::setting::{Conditional, ListItem, Scalar, Setting};
+use crate::merge::MergeConfig;
+use mergesearch_searchers::Bounds;
+
+/// How a searched parameter is declared in a study file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchedParam {
+    /// `[lo, hi]` of every gene of this parameter.
+    pub bounds: [f64; 2],
+    /// Initial value of every gene (the searcher's starting mean; default: the middle).
+    #[serde(default)]
+    pub init: Option<f64>,
+}
+
+/// The merge being searched, as declared in a study file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeSpec {
+    /// mergekit `merge_method`.
+    pub method: String,
+    /// Base model directory (relative to the current directory, as in mergekit).
+    #[serde(default)]
+    pub base_model: Option<String>,
+    /// The models merged (their task vectors, for task-vector methods).
+    pub models: Vec<String>,
+    /// mergekit `dtype` (default `float32`: the zoo's checkpoints are f32).
+    #[serde(default)]
+    pub dtype: Option<String>,
+    /// Fixed global parameters (scalars or any mergekit setting).
+    #[serde(default)]
+    pub parameters: Parameters,
+}
+
+/// The searched part of a study file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceSpec {
+    /// One gene per this many consecutive layers (default 1: per layer).
+    #[serde(default = "one")]
+    pub layer_granularity: usize,
+    /// Tensor groups: one gene set per substring, plus `rest` for everything else.
+    #[serde(default)]
+    pub filters: Vec<String>,
+    /// Searched parameters by name (`weight`, `density`, `t`, `lambda`, `epsilon`, `gamma`...).
+    pub parameters: BTreeMap<String, SearchedParam>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// One gene: which value of the recipe it sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gene {
+    /// Parameter name.
+    pub param: String,
+    /// Index into [`SearchSpace::models`] for per-model parameters, `None` for global ones.
+    pub model: Option<usize>,
+    /// Tensor group: a filter, or `None` for the rest.
+    pub filter: Option<String>,
+    /// Layer group index.
+    pub group: usize,
+}
+
+impl Gene {
+    /// A readable column name: `weight[ft-add].mlp.L0-1`.
+    pub fn label(&self, space: &SearchSpace) -> String {
+        let model = self
+            .model
+            .map(|m| format!("[{}]", space.model_labels[m]))
+            .unwrap_or_default();
+        let filter = self.filter.as_deref().unwrap_or("rest");
+        let g = space.granularity;
+        let (a, b) = (self.group * g, ((self.group + 1) * g).min(space.layers) - 1);
+        let layers = if a == b {
+            format!("L{a}")
+        } else {
+            format!("L{a}-{b}")
+        };
+        format!("{}{model}.{filter}.{layers}", self.param)
+    }
+}
+
+/// A merge recipe: one mergekit config, ready for `mergesearch merge` or mergekit itself.
+pub type Recipe = MergeConfig;
+
+/// A validated search space.
+#[derive(Debug, Clone)]
+pub struct SearchSpace {
+    /// The merge declaration.
+    pub merge: MergeSpec,
+    /// Short names of the merged models (directory names), for labels.
+    pub model_labels: Vec<String>,
+    /// Decoder layers of the base (or first) model.
+    pub layers: usize,
+    /// Layers per gene.
+    pub granularity: usize,
+    /// Tensor groups (`None` = rest), in filter-list order.
+    pub groups: Vec<Option<String>>,
+    /// The genes, in genotype order.
+    pub genes: Vec<Gene>,
+    /// The box the searchers see.
+    pub bounds: Bounds,
+    /// The starting genotype.
+    pub init: Vec<f64>,
+}
+
+impl SearchSpace {
+    /// Validates `merge` and `space` against the method registry and the base model's
+    /// `config.json`. `file` names the study file in errors.
+    pub fn new(merge: MergeSpec, space: SpaceSpec, file: &Path) -> Result<Self> {
+        let err = |msg: String| Error::config(file, msg);
+        let method = registry::method(&merge.method).ok_or_else(|| {
+            err(format!(
+                "merge.method: unknown merge method `{}`; known: {}",
+                merge.method,
+                registry::method_names().join(", ")
+            ))
+        })?;
+        if merge.models.is_empty() {
+            return Err(err("merge.models: list at least one model".into()));
+        }
+        if space.layer_granularity == 0 {
+            return Err(err("search.layer_granularity: must be at least 1".into()));
+        }
+        if space.parameters.is_empty() {
+            return Err(err(
+                "search.parameters: name at least one parameter to search".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for f in &space.filters {
+            if f.is_empty() || !seen.insert(f) {
+                return Err(err(format!(
+                    "search.filters: `{f}` is empty or listed twice"
+                )));
+            }
+        }
+        let known = |name: &str| method.params.iter().find(|p| p.name == name);
+        for name in merge.parameters.keys() {
+            if known(name).is_none() {
+                return Err(err(format!(
+                    "merge.parameters: `{name}` is not a parameter of {} (it takes: {})",
+                    method.name,
+                    param_list(method)
+                )));
+            }
+        }
+        for (name, p) in &space.parameters {
+            let def = known(name).ok_or_else(|| {
+                err(format!(
+                    "search.parameters: `{name}` is not a parameter of {} (it takes: {})",
+                    method.name,
+                    param_list(method)
+                ))
+            })?;
+            if def.kind != Kind::Float {
+                return Err(err(format!(
+                    "search.parameters.{name}: only real-valued parameters can be searched"
+                )));
+            }
+            let [lo, hi] = p.bounds;
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                return Err(err(format!(
+                    "search.parameters.{name}.bounds: [{lo}, {hi}] is empty; expected lo < hi"
+                )));
+            }
+            if let Some(i) = p.init {
+                if !(lo..=hi).contains(&i) {
+                    return Err(err(format!(
+                        "search.parameters.{name}.init: {i} lies outside the bounds [{lo}, {hi}]"
+                    )));
+                }
+            }
+            if merge.parameters.contains_key(name) {
+                return Err(err(format!(
+                    "`{name}` is both fixed (merge.parameters) and searched (search.parameters)"
+                )));
+            }
+        }
+        let config_dir = merge.base_model.as_ref().unwrap_or(&merge.models[0]);
+        let layers = read_layers(Path::new(config_dir))?;
+        let granularity = space.layer_granularity.min(layers.max(1));
+        let n_groups = layers.div_ceil(granularity).max(1);
+        let mut groups: Vec<Option<String>> = space.filters.iter().cloned().map(Some).collect();
+        groups.push(None);
+        let mut genes = Vec::new();
+        let (mut lo, mut hi, mut init) = (Vec::new(), Vec::new(), Vec::new());
+        for (name, p) in &space.parameters {
+            let def = known(name).expect("checked above");
+            let owners: Vec<Option<usize>> = match def.scope {
+                Scope::PerModel => (0..merge.models.len()).map(Some).collect(),
+                Scope::Global => vec![None],
+            };
+            for model in owners {
+                for filter in &groups {
+                    for group in 0..n_groups {
+                        genes.push(Gene {
+                            param: name.clone(),
+                            model,
+                            filter: filter.clone(),
+                            group,
+                        });
+                        lo.push(p.bounds[0]);
+                        hi.push(p.bounds[1]);
+                        init.push(p.init.unwrap_or(0.5 * (p.bounds[0] + p.bounds[1])));
+                    }
+                }
+            }
+        }
+        let bounds = Bounds::new(lo, hi).map_err(|e| err(e.to_string()))?;
+        let model_labels = merge
+            .models
+            .iter()
+            .map(|m| {
+                Path::new(m)
+                    .file_name()
+                    .map_or_else(|| m.clone(), |f| f.to_string_lossy().into_owned())
+            })
+            .collect();
+        Ok(Self {
+            merge,
+            model_labels,
+            layers,
+            granularity,
+            groups,
+            genes,
+            bounds,
+            init,
+        })
+    }
+
+    /// Number of genes.
+    pub fn dim(&self) -> usize {
+        self.genes.len()
+    }
+
+    /// Column names of the genes.
+    pub fn labels(&self) -> Vec<String> {
+        self.genes.iter().map(|g| g.label(self)).collect()
+    }
+
+    /// The recipe a genotype stands for. `x` must have [`SearchSpace::dim`] values.
+    pub fn decode(&self, x: &[f64]) -> Recipe {
+        assert_eq!(x.len(), self.dim(), "genotype length");
+        // (param, model) → per group: per-layer gradient values.
+        let mut settings: BTreeMap<(String, Option<usize>), Vec<GroupValues>> = BTreeMap::new();
+        let n_groups = self.layers.div_ceil(self.granularity).max(1);
+        for chunk in x.chunks(n_groups).zip(self.genes.chunks(n_groups)) {
+            let (values, genes) = chunk;
+            let g0 = &genes[0];
+            let per_layer: Vec<f64> = (0..self.layers.max(1))
+                .map(|l| values[(l / self.granularity).min(n_groups - 1)])
+                .collect();
+            settings
+                .entry((g0.param.clone(), g0.model))
+                .or_default()
+                .push((g0.filter.clone(), per_layer));
+        }
+        let mut global = self.merge.parameters.clone();
+        let mut per_model: Vec<Parameters> = vec![Parameters::new(); self.merge.models.len()];
+        for ((param, model), groups) in settings {
+            let setting = to_setting(groups);
+            match model {
+                Some(m) => {
+                    per_model[m].insert(param, setting);
+                }
+                None => {
+                    global.insert(param, setting);
+                }
+            }
+        }
+        MergeConfig {
+            merge_method: self.merge.method.clone(),
+            base_model: self.merge.base_model.clone(),
+            models: Some(
+                self.merge
+                    .models
+                    .iter()
+                    .zip(per_model)
+                    .map(|(m, p)| InputModel {
+                        model: m.clone(),
+                        parameters: (!p.is_empty()).then_some(p),
+                    })
+                    .collect(),
+            ),
+            slices: None,
+            parameters: (!global.is_empty()).then_some(global),
+            dtype: Some(
+                self.merge
+                    .dtype
+                    .clone()
+                    .unwrap_or_else(|| "float32".to_string()),
+            ),
+            out_dtype: None,
+            tokenizer_source: None,
+        }
+    }
+}
+
+/// A tensor group (filter, or `None` for the rest) with its per-layer values.
+type GroupValues = (Option<String>, Vec<f64>);
+
+/// A per-layer value list as the smallest mergekit setting: a scalar when constant.
+fn gradient(values: &[f64]) -> Setting {
+    if values.windows(2).all(|w| w[0] == w[1]) {
+        Setting::Scalar(Scalar::Number(values[0]))
+    } else {
+        Setting::List(
+            values
+                .iter()
+                .map(|v| ListItem::Scalar(Scalar::Number(*v)))
+                .collect(),
+        )
+    }
+}
+
+/// The groups of one (parameter, model) as a filter list, or a bare gradient when only the
+/// `rest` group exists.
+fn to_setting(groups: Vec<GroupValues>) -> Setting {
+    if groups.len() == 1 && groups[0].0.is_none() {
+        return gradient(&groups[0].1);
+    }
+    Setting::List(
+        groups
+            .into_iter()
+            .map(|(filter, values)| {
+                ListItem::Conditional(Box::new(Conditional {
+                    filter,
+                    value: gradient(&values),
+                }))
+            })
+            .collect(),
+    )
+}
+
+fn param_list(method: &registry::MethodDef) -> String {
+    method
+        .params
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `num_hidden_layers` of the checkpoint in `dir`.
+fn read_layers(dir: &Path) -> Result<usize> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::config(&path, e.to_string()))?;
+    v["num_hidden_layers"]
+        .as_u64()
+        .map(|n| n as usize)
+        .ok_or_else(|| Error::config(&path, "no `num_hidden_layers` field"))
+}

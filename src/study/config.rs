@@ -1,0 +1,178 @@
+//! The study file: what to merge, what to search, how to score, and the budget.
+//!
+//! ```yaml
+//! name: demo                       # results go to results/demo/ (or --out)
+//! merge:
+//!   method: ties
+//!   base_model: results/zoo/base   # paths relative to the current directory, as in mergekit
+//!   models: [results/zoo/ft-add, results/zoo/ft-sort]
+//!   parameters: {normalize: true}  # fixed parameters
+//! search:
+//!   layer_granularity: 2
+//!   filters: [self_attn, mlp]
+//!   parameters:
+//!     weight: {bounds: [0, 1.5], init: 0.5}
+//!     density: {bounds: [0.1, 1], init: 0.7}
+//! evals: configs/evals/zoo.yaml
+//! objectives:
+//!   - {metric: add/accuracy}       # direction defaults to the metric's own
+//!   - {metric: sort/accuracy, direction: maximize, weight: 1}
+//! constraints:
+//!   - {metric: add/accuracy, min: 0.2}
+//! searcher: {type: cmaes}
+//! budget: {trials: 40, seconds: 1800}
+//! seed: 0
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use mergesearch_evals::Direction;
+use mergesearch_searchers::SearcherConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::space::{MergeSpec, SpaceSpec};
+
+/// One objective: a suite metric, its direction and its weight in the scalar view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveSpec {
+    /// Full metric name, `HARNESS/METRIC`.
+    pub metric: String,
+    /// `maximize` or `minimize` (default: the metric's own direction).
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// Weight in the scalar view used by single-objective searchers (default 1).
+    #[serde(default = "unit")]
+    pub weight: f64,
+}
+
+fn unit() -> f64 {
+    1.0
+}
+
+/// A constraint: the metric must stay within `[min, max]`; outside, the trial is infeasible.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConstraintSpec {
+    /// Full metric name.
+    pub metric: String,
+    /// Lowest acceptable value.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Highest acceptable value.
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+/// When a study stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Finished trials (complete or failed), counting those of earlier runs.
+    #[serde(default)]
+    pub trials: Option<usize>,
+    /// Wall-clock seconds of this run.
+    #[serde(default)]
+    pub seconds: Option<f64>,
+}
+
+/// A study file as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyConfig {
+    /// Study name: the directory under `results/`.
+    pub name: String,
+    /// The merge being searched.
+    pub merge: MergeSpec,
+    /// The searched parameters.
+    pub search: SpaceSpec,
+    /// Eval-suite YAML (relative to the current directory).
+    pub evals: PathBuf,
+    /// What is optimized.
+    pub objectives: Vec<ObjectiveSpec>,
+    /// Feasibility conditions.
+    #[serde(default)]
+    pub constraints: Vec<ConstraintSpec>,
+    /// The optimizer (default CMA-ES).
+    #[serde(default = "default_searcher")]
+    pub searcher: SearcherConfig,
+    /// Stopping rule.
+    pub budget: Budget,
+    /// Seed of the searcher and of random merge masks.
+    #[serde(default)]
+    pub seed: u64,
+    /// Hypervolume reference point in objective units (default: derived from the trials).
+    #[serde(default)]
+    pub reference_point: Option<Vec<f64>>,
+    /// Memory for the task-vector ranking cache shared by candidates, in MB (default 1024).
+    #[serde(default)]
+    pub rank_cache_mb: Option<usize>,
+}
+
+fn default_searcher() -> SearcherConfig {
+    SearcherConfig::Cmaes {
+        sigma0: None,
+        popsize: None,
+        max_restarts: None,
+    }
+}
+
+impl StudyConfig {
+    /// Reads and checks the file's own fields (models and metrics are checked by
+    /// [`super::Study::open`]).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses study `text`; `path` names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let cfg: StudyConfig =
+            serde_saphyr::from_str(text).map_err(|e| Error::config(path, e.to_string()))?;
+        let err = |m: String| Err(Error::config(path, m));
+        if cfg.name.is_empty()
+            || cfg
+                .name
+                .chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
+            return err(format!(
+                "name: `{}` must be a non-empty directory name (letters, digits, - _ .)",
+                cfg.name
+            ));
+        }
+        if cfg.objectives.is_empty() {
+            return err("objectives: list at least one metric".into());
+        }
+        for (i, o) in cfg.objectives.iter().enumerate() {
+            if !o.weight.is_finite() || o.weight < 0.0 {
+                return err(format!(
+                    "objectives[{i}].weight: {} must be a finite number ≥ 0",
+                    o.weight
+                ));
+            }
+        }
+        for (i, c) in cfg.constraints.iter().enumerate() {
+            if c.min.is_none() && c.max.is_none() {
+                return err(format!(
+                    "constraints[{i}] ({}): give `min`, `max` or both",
+                    c.metric
+                ));
+            }
+        }
+        if cfg.budget.trials.is_none() && cfg.budget.seconds.is_none() {
+            return err("budget: give `trials`, `seconds` or both".into());
+        }
+        if let Some(r) = &cfg.reference_point {
+            if r.len() != cfg.objectives.len() {
+                return err(format!(
+                    "reference_point: {} values for {} objectives",
+                    r.len(),
+                    cfg.objectives.len()
+                ));
+            }
+        }
+        Ok(cfg)
+    }
+}
