@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExportArgs, ReportArgs, SearchArgs};
 use crate::merge::{self, MergeConfig, MergeOptions, Plan};
+use crate::report;
+use crate::space::SearchSpace;
 use crate::study::{self, Study, StudyConfig, TrialState};
 
 /// Runs (or resumes) a study, validates its front on the held-out split and prints it.
@@ -53,10 +55,11 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         serde_json::to_string(&cfg.searcher).unwrap_or_default()
     );
     let names = study.objectives.names();
-    let (mut overhead, mut trial_time, mut n) = (0.0, 0.0, 0usize);
+    let (mut overhead, mut trial_time, mut n, mut worst) = (0.0, 0.0, 0usize, 0f64);
     let trials = study.run(&stop, &mut |r| {
         let t = &r.trial;
         overhead += r.overhead_seconds;
+        worst = worst.max(r.overhead_seconds);
         trial_time += t.seconds.unwrap_or(0.0) + r.overhead_seconds;
         n += 1;
         let what = match (&t.state, &t.objectives) {
@@ -88,8 +91,9 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         .count();
     if n > 0 {
         eprintln!(
-            "driver overhead: {:.1} ms per trial, {:.2}% of trial wall time",
+            "driver overhead (ask, tell, storage, CSVs, hypervolume, snapshot): {:.1} ms per trial on average, {:.1} ms at most, {:.2}% of trial wall time",
             1e3 * overhead / n as f64,
+            1e3 * worst,
             100.0 * overhead / trial_time.max(1e-12)
         );
     }
@@ -165,7 +169,7 @@ pub fn run_export(a: ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Prints the study's Pareto table and a summary.
+/// Prints the study's Pareto table and a summary, and draws its plots (`plots/*.svg`).
 pub fn run_report(a: ReportArgs) -> Result<()> {
     let cfg_path = a.study_dir.join("study.yaml");
     let cfg = StudyConfig::load(&cfg_path)?;
@@ -206,5 +210,18 @@ pub fn run_report(a: ReportArgs) -> Result<()> {
         objectives.hypervolume(&trials)
     );
     print!("{}", pareto_table(&names, &rows));
+    // The space needs the base model's config.json (paths relative to the current directory,
+    // as in mergekit); without it the plots that only need the stored trials are still drawn.
+    let plots = match SearchSpace::new(cfg.merge.clone(), cfg.search.clone(), &cfg_path) {
+        Ok(space) => report::write_plots(&a.study_dir, &trials, &objectives, &space)?,
+        Err(e) => {
+            let paths = report::write_space_free_plots(&a.study_dir, &trials, &objectives)?;
+            println!("no coefficients plot: the search space cannot be rebuilt ({e})");
+            paths
+        }
+    };
+    for p in plots {
+        println!("wrote {}", p.display());
+    }
     Ok(())
 }

@@ -139,13 +139,15 @@ impl Study {
         })
         .map_err(|e| Error::config(config_path, e.to_string()))?;
         match storage.meta("config")? {
-            Some(stored) if stored != as_run => return Err(Error::config(
-                config_path,
-                format!(
+            Some(stored) if stored != as_run => {
+                return Err(Error::config(
+                    config_path,
+                    format!(
                     "differs from the study stored in {} (only `budget` may change on --resume)",
                     db_path.display()
                 ),
-            )),
+                ))
+            }
             Some(_) => {}
             None => {
                 storage.set_meta("config", &as_run)?;
@@ -312,7 +314,22 @@ impl Study {
                     let recipe = self.space.decode(&x).to_yaml();
                     self.storage
                         .insert_running(id, &x, &recipe, self.config.seed)?;
-                    trials.push(self.storage.trials()?.pop().expect("just inserted"));
+                    trials.push(Trial {
+                        id,
+                        state: TrialState::Running,
+                        genotype: x.clone(),
+                        recipe,
+                        metrics: None,
+                        objectives: None,
+                        scalar: None,
+                        feasible: None,
+                        error: None,
+                        hypervolume: None,
+                        heldout: None,
+                        seed: self.config.seed,
+                        started_at: storage::unix_now(),
+                        seconds: None,
+                    });
                     self.save_snapshot()?;
                     overhead += t_over.elapsed().as_secs_f64();
                     let done = self.run_trial(id, x)?;

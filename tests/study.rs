@@ -1,0 +1,268 @@
+//! `mergesearch search`, `export` and `report` end to end on the test-preset zoo: CMA-ES
+//! beats uniform task arithmetic and random search at equal budget, an exported trial
+//! re-scores to its stored metrics, a SIGKILLed study resumes without losing or repeating
+//! trials, failing candidates are recorded, and bad study files fail before any evaluation.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{eval_metrics, mergesearch, test_zoo};
+
+/// A scratch directory with `zoo` linking to the test zoo.
+fn workspace() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(test_zoo(), tmp.path().join("zoo")).unwrap();
+    tmp
+}
+
+/// A study of per-layer-group task-arithmetic weights for the add and sort fine-tunes.
+fn study_yaml(name: &str, searcher: &str, trials: usize) -> String {
+    format!(
+        "name: {name}
+merge:
+  method: task_arithmetic
+  base_model: zoo/base
+  models: [zoo/ft-add, zoo/ft-sort]
+search:
+  layer_granularity: 2
+  parameters:
+    weight: {{bounds: [0.0, 1.5], init: 0.3}}
+evals: zoo/evals.yaml
+objectives:
+  - {{metric: add/accuracy}}
+  - {{metric: sort/accuracy}}
+searcher: {{type: {searcher}}}
+budget: {{trials: {trials}}}
+seed: 0
+"
+    )
+}
+
+/// `trials.csv` as a list of column → value maps.
+fn read_trials(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(dir.join("trials.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
+    row[col]
+        .parse()
+        .unwrap_or_else(|_| panic!("{col} = {:?}", row[col]))
+}
+
+fn mean_accuracy(row: &BTreeMap<String, String>) -> f64 {
+    (num(row, "objective:add/accuracy") + num(row, "objective:sort/accuracy")) / 2.0
+}
+
+fn run_ok(cwd: &Path, args: &[&str]) -> String {
+    let o = mergesearch(cwd, args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn cmaes_beats_task_arithmetic_and_random_search_and_exports_what_it_scored() {
+    let ws = workspace();
+    let cwd = ws.path();
+    std::fs::write(cwd.join("cma.yaml"), study_yaml("cma", "cmaes", 30)).unwrap();
+    std::fs::write(cwd.join("rnd.yaml"), study_yaml("rnd", "random", 30)).unwrap();
+    let out = run_ok(cwd, &["search", "cma.yaml"]);
+    assert!(out.contains("(held-out)"), "the front is validated:\n{out}");
+    run_ok(cwd, &["search", "rnd.yaml"]);
+    let best = |name: &str| {
+        let rows = read_trials(&cwd.join("results").join(name));
+        assert_eq!(rows.len(), 30, "{name}: the budget is 30 trials");
+        assert!(rows.iter().all(|r| r["state"] == "complete"), "{name}");
+        rows.iter().map(mean_accuracy).fold(f64::MIN, f64::max)
+    };
+    let (cma, rnd) = (best("cma"), best("rnd"));
+    // Uniform task arithmetic with λ = 0.3 for both fine-tunes, scored the same way.
+    std::fs::write(
+        cwd.join("ta.yaml"),
+        "merge_method: task_arithmetic\nbase_model: zoo/base\nmodels:\n  - model: zoo/ft-add\n    parameters: {weight: 0.3}\n  - model: zoo/ft-sort\n    parameters: {weight: 0.3}\n",
+    )
+    .unwrap();
+    let ta = eval_metrics(cwd, "ta.yaml", "zoo/evals.yaml", "search");
+    let ta = (ta["add/accuracy"] + ta["sort/accuracy"]) / 2.0;
+    assert!(cma > ta + 0.1, "CMA-ES {cma} vs task arithmetic {ta}");
+    assert!(cma > rnd, "CMA-ES {cma} vs best random trial {rnd}");
+
+    // The exported best trial re-scores to exactly its stored metrics.
+    let dir = cwd.join("results/cma");
+    run_ok(cwd, &["export", "results/cma", "--best", "best-model"]);
+    assert!(cwd.join("best-model/mergekit_config.yml").exists());
+    let rows = read_trials(&dir);
+    let best_row = rows
+        .iter()
+        .min_by(|a, b| num(a, "scalar").total_cmp(&num(b, "scalar")))
+        .unwrap();
+    let again = eval_metrics(cwd, "best-model", "zoo/evals.yaml", "search");
+    for (k, v) in &again {
+        assert_eq!(*v, num(best_row, &format!("metric:{k}")), "{k}");
+    }
+    // Held-out scores of the front are stored beside the search scores.
+    let pareto = std::fs::read_to_string(dir.join("pareto.csv")).unwrap();
+    let first = pareto.lines().nth(1).expect("a non-empty front");
+    assert!(
+        first.split(',').all(|c| !c.is_empty()),
+        "held-out filled: {first}"
+    );
+    let report = run_ok(cwd, &["report", "results/cma"]);
+    assert!(report.contains("30 trials"), "{report}");
+}
+
+#[test]
+fn a_killed_study_resumes_without_losing_or_repeating_trials() {
+    let ws = workspace();
+    let cwd = ws.path();
+    std::fs::write(cwd.join("a.yaml"), study_yaml("a", "cmaes", 24)).unwrap();
+    std::fs::write(cwd.join("b.yaml"), study_yaml("b", "cmaes", 24)).unwrap();
+    run_ok(cwd, &["search", "b.yaml"]);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mergesearch"))
+        .current_dir(cwd)
+        .args(["search", "a.yaml"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        let n = std::fs::read_to_string(cwd.join("results/a/trials.csv"))
+            .map(|t| t.lines().count().saturating_sub(1))
+            .unwrap_or(0);
+        if n >= 7 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the study never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert!(
+        read_trials(&cwd.join("results/a")).len() < 24,
+        "killed before the end"
+    );
+    let again = mergesearch(cwd, &["search", "a.yaml"]);
+    assert!(
+        !again.status.success(),
+        "an existing study is not silently restarted"
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    run_ok(cwd, &["search", "a.yaml", "--resume"]);
+
+    let (a, b) = (
+        read_trials(&cwd.join("results/a")),
+        read_trials(&cwd.join("results/b")),
+    );
+    assert_eq!(a.len(), 24);
+    let ids: Vec<&str> = a.iter().map(|r| r["trial"].as_str()).collect();
+    let expected: Vec<String> = (1..=24).map(|i| i.to_string()).collect();
+    assert_eq!(ids, expected, "ids 1..=24, none lost or repeated");
+    assert!(a.iter().all(|r| r["state"] == "complete"));
+    // The searcher continued from its snapshot: the same trials as the uninterrupted run.
+    let genes = |rows: &[BTreeMap<String, String>]| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .filter(|(k, _)| k.starts_with("gene:") || k.starts_with("objective:"))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .collect()
+    };
+    assert_eq!(genes(&a), genes(&b));
+}
+
+#[test]
+fn failing_candidates_are_recorded_and_the_study_goes_on() {
+    let ws = workspace();
+    let cwd = ws.path();
+    std::fs::write(
+        cwd.join("suite.yaml"),
+        "harnesses:\n  - type: command\n    name: ext\n    command: 'echo broken; exit 3'\n    timeout_s: 30\n",
+    )
+    .unwrap();
+    let yaml = study_yaml("f", "random", 3)
+        .replace("evals: zoo/evals.yaml", "evals: suite.yaml")
+        .replace(
+            "  - {metric: add/accuracy}\n  - {metric: sort/accuracy}\n",
+            "  - {metric: ext/score}\n",
+        );
+    std::fs::write(cwd.join("f.yaml"), yaml).unwrap();
+    let out = run_ok(cwd, &["search", "f.yaml"]);
+    assert!(out.contains("3 trials (3 failed)"), "{out}");
+    let rows = read_trials(&cwd.join("results/f"));
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r["state"], "failed");
+        assert!(r["error"].contains("exit 3"), "{}", r["error"]);
+    }
+}
+
+#[test]
+fn bad_study_files_fail_before_any_evaluation() {
+    let ws = workspace();
+    let cwd = ws.path();
+    common::write_model(&cwd.join("alien"), &common::ModelSpec::new(1).layers(4));
+    let base = study_yaml("bad", "cmaes", 5);
+    let cases = [
+        (
+            base.replace("    weight: {", "    wieght: {"),
+            vec!["wieght", "not a parameter of task_arithmetic"],
+        ),
+        (
+            base.replace("bounds: [0.0, 1.5]", "bounds: [1.0, 1.0]"),
+            vec!["search.parameters.weight.bounds", "lo < hi"],
+        ),
+        (
+            base.replace("{metric: sort/accuracy}", "{metric: sort/acc}"),
+            vec!["objectives[1].metric", "sort/acc", "sort/accuracy"],
+        ),
+        (
+            base.replace("[zoo/ft-add, zoo/ft-sort]", "[zoo/ft-add, alien]"),
+            vec!["alien"],
+        ),
+        (
+            base.replace("[zoo/ft-add, zoo/ft-sort]", "[zoo/ft-add, zoo/ft-nope]"),
+            vec!["zoo/ft-nope", "does not exist"],
+        ),
+        (
+            base.replace("budget: {trials: 5}", "budget: {}"),
+            vec!["budget"],
+        ),
+    ];
+    for (yaml, needles) in cases {
+        std::fs::write(cwd.join("bad.yaml"), &yaml).unwrap();
+        let o = mergesearch(cwd, &["search", "bad.yaml"]);
+        assert!(!o.status.success(), "{yaml}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        for n in needles {
+            assert!(err.contains(n), "expected `{n}` in:\n{err}");
+        }
+        assert!(
+            !cwd.join("results/bad/study.db").exists(),
+            "nothing is created before the study validates"
+        );
+    }
+}
