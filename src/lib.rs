@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod merge;
 pub mod models;
+pub mod report;
 pub mod space;
 pub mod study;
 pub mod zoo;
