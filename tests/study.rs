@@ -266,3 +266,68 @@ fn bad_study_files_fail_before_any_evaluation() {
         );
     }
 }
+
+#[test]
+fn every_study_config_runs() {
+    let ws = common::repo_like_workspace();
+    let cwd = ws.path();
+    // The zoo studies, each cut to a few trials.
+    for name in ["demo", "single"] {
+        let path = cwd.join(format!("configs/{name}.yaml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let budget = text
+            .lines()
+            .find(|l| l.starts_with("budget:"))
+            .unwrap()
+            .to_string();
+        std::fs::write(&path, text.replace(&budget, "budget: {trials: 4}")).unwrap();
+        let out = run_ok(cwd, &["search", &format!("configs/{name}.yaml")]);
+        assert!(out.contains("4 trials (0 failed)"), "{name}:\n{out}");
+        assert_eq!(read_trials(&cwd.join("results").join(name)).len(), 4);
+    }
+    // Own checkpoints with lm-eval-harness: the models are zoo models, and a stand-in
+    // `lm_eval` module (first on PYTHONPATH) answers simple_evaluate the way lm-eval does,
+    // with a score read from the candidate directory it was given.
+    std::fs::create_dir_all(cwd.join("models")).unwrap();
+    for (link, model) in [("base", "base"), ("math", "ft-add"), ("code", "ft-sort")] {
+        std::os::unix::fs::symlink(test_zoo().join(model), cwd.join("models").join(link)).unwrap();
+    }
+    let stub = cwd.join("stub/lm_eval");
+    std::fs::create_dir_all(&stub).unwrap();
+    std::fs::write(
+        stub.join("__init__.py"),
+        r#"import json, os
+def simple_evaluate(model, model_args, tasks, limit, batch_size):
+    path = model_args.split("pretrained=")[1].split(",")[0]
+    assert model == "hf" and os.path.exists(os.path.join(path, "model.safetensors"))
+    size = os.path.getsize(os.path.join(path, "model.safetensors"))
+    return {"results": {t: {"alias": t, "acc,none": (size % 97) / 97, "acc_stderr,none": 0.01}
+                        for t in tasks}}
+"#,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(cwd.join("configs/own-checkpoints.yaml")).unwrap();
+    std::fs::write(
+        cwd.join("configs/own-checkpoints.yaml"),
+        text.replace(
+            "budget: {trials: 100, seconds: 172800}",
+            "budget: {trials: 2}",
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mergesearch"))
+        .current_dir(cwd)
+        .args(["search", "configs/own-checkpoints.yaml"])
+        .env("PYTHONPATH", cwd.join("stub"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = read_trials(&cwd.join("results/own-checkpoints"));
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r["state"], "complete", "{:?}", r.get("error"));
+        let v = num(r, "objective:lm_eval/gsm8k");
+        assert!((0.0..1.0).contains(&v));
+        assert_eq!(v, num(r, "objective:lm_eval/arc_easy"));
+    }
+}

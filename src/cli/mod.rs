@@ -161,6 +161,23 @@ pub enum BenchCommand {
     /// A sequence of lazy TIES candidates merged with and without the task-vector ranking
     /// cache a search shares between candidates.
     Candidates(crate::bench::BenchCandidatesArgs),
+    /// Our CMA-ES on standard test functions: evaluations to reach f < 1e-8 over seeds.
+    /// (`cargo bench -p mergesearch-searchers` prints the `cmaes` crate's numbers beside.)
+    Optimizers(BenchOptimizersArgs),
+}
+
+/// `mergesearch bench optimizers`.
+#[derive(Debug, Args)]
+pub struct BenchOptimizersArgs {
+    /// Dimensions (repeatable; default 2, 5, 10, 20).
+    #[arg(long = "dim")]
+    pub dims: Vec<usize>,
+    /// Seeds per (function, dimension).
+    #[arg(long, default_value_t = 10)]
+    pub seeds: u64,
+    /// Evaluation budget per dimension.
+    #[arg(long, default_value_t = 20_000)]
+    pub budget_per_dim: u64,
 }
 
 /// Parses a byte count with an optional K/M/B (thousand/million/billion) suffix, as mergekit's
@@ -197,6 +214,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Merge(a)) => crate::bench::run_merge_bench(a),
         Command::Bench(BenchCommand::Forward(a)) => crate::bench::run_forward_bench(a),
         Command::Bench(BenchCommand::Candidates(a)) => crate::bench::run_candidates_bench(a),
+        Command::Bench(BenchCommand::Optimizers(a)) => {
+            let dims = if a.dims.is_empty() {
+                vec![2, 5, 10, 20]
+            } else {
+                a.dims
+            };
+            print!(
+                "{}",
+                mergesearch_searchers::functions::optimizer_table(&dims, a.seeds, a.budget_per_dim)
+            );
+            Ok(())
+        }
     }
 }
 
