@@ -6,6 +6,7 @@
 //! benchmark harness ([`bench`]) and the CLI ([`cli`]).
 #![warn(missing_docs)]
 
+pub mod atomic;
 pub mod bench;
 pub mod candidate;
 pub mod checkpoint;

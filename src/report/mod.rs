@@ -119,17 +119,8 @@ fn write_svg(
             .and_then(|_| root.present().map_err(Into::into));
         drawn.map_err(|e| Error::io(&path, std::io::Error::other(format!("drawing: {e}"))))?;
     }
-    atomic_write(&path, svg.as_bytes())?;
+    crate::atomic::write(&path, svg.as_bytes())?;
     Ok(path)
-}
-
-fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("svg.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Complete trials with objectives, split into (feasible, infeasible).

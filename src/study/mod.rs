@@ -94,15 +94,6 @@ pub struct Validated {
     pub heldout: Vec<f64>,
 }
 
-fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
-
 impl Study {
     /// Validates `config` (file at `config_path`) completely — models, space, eval data,
     /// metric names, the initial recipe — before any evaluation, then opens or creates the
@@ -155,7 +146,7 @@ impl Study {
             }
         }
         let text = std::fs::read_to_string(config_path).map_err(|e| Error::io(config_path, e))?;
-        atomic_write(&dir.join("study.yaml"), text.as_bytes())?;
+        crate::atomic::write(&dir.join("study.yaml"), text.as_bytes())?;
         let snap_path = dir.join("searcher.json");
         let snapshot = if snap_path.exists() {
             let text = std::fs::read_to_string(&snap_path).map_err(|e| Error::io(&snap_path, e))?;
@@ -196,7 +187,7 @@ impl Study {
 
     fn save_snapshot(&self) -> Result<()> {
         let text = serde_json::to_vec(&self.snapshot).expect("searcher state serializes");
-        atomic_write(&self.dir.join("searcher.json"), &text)
+        crate::atomic::write(&self.dir.join("searcher.json"), &text)
     }
 
     /// Scores a recipe on `harnesses`; returns all metrics as a JSON map.
@@ -229,22 +220,10 @@ impl Study {
         let t0 = Instant::now();
         let scored = self.score(&recipe, self.config.seed, &self.harnesses);
         let seconds = t0.elapsed().as_secs_f64();
-        let mut trial = Trial {
-            id,
-            state: TrialState::Failed,
-            genotype,
-            recipe: recipe.to_yaml(),
-            metrics: None,
-            objectives: None,
-            scalar: None,
-            feasible: None,
-            error: None,
-            hypervolume: None,
-            heldout: None,
-            seed: self.config.seed,
-            started_at: storage::unix_now() - seconds,
-            seconds: Some(seconds),
-        };
+        let mut trial = Trial::running(id, genotype, recipe.to_yaml(), self.config.seed);
+        trial.state = TrialState::Failed;
+        trial.started_at -= seconds;
+        trial.seconds = Some(seconds);
         match scored.and_then(|m| self.objectives.evaluate(&m).map(|o| (m, o))) {
             Ok((metrics, o)) => {
                 trial.state = TrialState::Complete;
@@ -314,22 +293,7 @@ impl Study {
                     let recipe = self.space.decode(&x).to_yaml();
                     self.storage
                         .insert_running(id, &x, &recipe, self.config.seed)?;
-                    trials.push(Trial {
-                        id,
-                        state: TrialState::Running,
-                        genotype: x.clone(),
-                        recipe,
-                        metrics: None,
-                        objectives: None,
-                        scalar: None,
-                        feasible: None,
-                        error: None,
-                        hypervolume: None,
-                        heldout: None,
-                        seed: self.config.seed,
-                        started_at: storage::unix_now(),
-                        seconds: None,
-                    });
+                    trials.push(Trial::running(id, x.clone(), recipe, self.config.seed));
                     self.save_snapshot()?;
                     overhead += t_over.elapsed().as_secs_f64();
                     let done = self.run_trial(id, x)?;

@@ -70,6 +70,28 @@ pub struct Trial {
     pub seconds: Option<f64>,
 }
 
+impl Trial {
+    /// A trial just asked: running, nothing scored yet, started now.
+    pub fn running(id: u64, genotype: Vec<f64>, recipe: String, seed: u64) -> Self {
+        Self {
+            id,
+            state: TrialState::Running,
+            genotype,
+            recipe,
+            metrics: None,
+            objectives: None,
+            scalar: None,
+            feasible: None,
+            error: None,
+            hypervolume: None,
+            heldout: None,
+            seed,
+            started_at: unix_now(),
+            seconds: None,
+        }
+    }
+}
+
 /// The study database.
 pub struct Storage {
     conn: Connection,

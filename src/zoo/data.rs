@@ -1,7 +1,6 @@
 //! The zoo's eval data: per-task `search` and `heldout` JSONL splits and two eval suites.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::Path;
 
 use rand::seq::SliceRandom;
@@ -29,15 +28,11 @@ fn distinct(task: Task, n: usize, seed: u64, exclude: &HashSet<String>) -> Vec<E
     out
 }
 
-/// Writes `lines` to `path` through a temporary file and a rename.
+/// Writes `lines` to `path` atomically.
 fn write_lines(path: &Path, lines: &[String]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    for l in lines {
-        writeln!(f, "{l}").map_err(|e| Error::io(&tmp, e))?;
-    }
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    let mut text = lines.join("\n");
+    text.push('\n');
+    crate::atomic::write(path, text.as_bytes())
 }
 
 /// Writes every split of every task into `out/data`, and `evals.yaml` / `evals-all.yaml`.
