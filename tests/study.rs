@@ -331,3 +331,21 @@ def simple_evaluate(model, model_args, tasks, limit, batch_size):
         assert_eq!(v, num(r, "objective:lm_eval/arc_easy"));
     }
 }
+
+#[test]
+fn the_overhead_benchmark_runs() {
+    let zoo = test_zoo();
+    let out = run_ok(
+        &zoo,
+        &[
+            "bench",
+            "study",
+            "--trials",
+            "5",
+            "--zoo",
+            zoo.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("5 trials (8 genes"), "{out}");
+    assert!(out.contains("| max |"), "{out}");
+}

@@ -1,7 +1,8 @@
 //! `mergesearch bench merge`: merge throughput on a synthetic llama-shaped checkpoint family,
 //! printed beside this machine's memcpy bandwidth measured in the same run; `bench forward`
 //! ([`forward`]): our llama forward beside candle-transformers'; `bench candidates`
-//! ([`ranks`]): lazy TIES candidates with and without the ranking cache.
+//! ([`ranks`]): lazy TIES candidates with and without the ranking cache; `bench study`
+//! ([`study`]): the study driver's overhead per trial over a long study.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,10 +16,12 @@ use crate::merge::{self, MergeConfig, MergeOptions, Plan, METHODS};
 
 pub mod forward;
 pub mod ranks;
+pub mod study;
 pub mod synthetic;
 
 pub use forward::{run_forward_bench, BenchForwardArgs};
 pub use ranks::{run_candidates_bench, BenchCandidatesArgs};
+pub use study::{run_study_bench, BenchStudyArgs};
 
 /// Arguments of `bench merge`.
 #[derive(Debug, Args)]

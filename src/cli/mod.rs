@@ -164,6 +164,9 @@ pub enum BenchCommand {
     /// Our CMA-ES on standard test functions: evaluations to reach f < 1e-8 over seeds.
     /// (`cargo bench -p mergesearch-searchers` prints the `cmaes` crate's numbers beside.)
     Optimizers(BenchOptimizersArgs),
+    /// The study driver's overhead per trial (storage, CSVs, hypervolume, snapshot) over a
+    /// long study of nearly free trials.
+    Study(crate::bench::BenchStudyArgs),
 }
 
 /// `mergesearch bench optimizers`.
@@ -214,6 +217,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Merge(a)) => crate::bench::run_merge_bench(a),
         Command::Bench(BenchCommand::Forward(a)) => crate::bench::run_forward_bench(a),
         Command::Bench(BenchCommand::Candidates(a)) => crate::bench::run_candidates_bench(a),
+        Command::Bench(BenchCommand::Study(a)) => crate::bench::run_study_bench(a),
         Command::Bench(BenchCommand::Optimizers(a)) => {
             let dims = if a.dims.is_empty() {
                 vec![2, 5, 10, 20]
