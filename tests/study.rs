@@ -349,3 +349,44 @@ fn the_overhead_benchmark_runs() {
     assert!(out.contains("5 trials (8 genes"), "{out}");
     assert!(out.contains("| max |"), "{out}");
 }
+
+#[test]
+fn ctrl_c_stops_after_the_running_trial() {
+    let ws = workspace();
+    let cwd = ws.path();
+    std::fs::write(cwd.join("c.yaml"), study_yaml("c", "cmaes", 500)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_mergesearch"))
+        .current_dir(cwd)
+        .args(["search", "c.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while read_trials_if_any(&cwd.join("results/c")) < 3 {
+        assert!(t0.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "a clean stop exits 0");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("stopped after") && stdout.contains("--resume"),
+        "{stdout}"
+    );
+    let rows = read_trials(&cwd.join("results/c"));
+    assert!(rows.len() < 500);
+    assert!(
+        rows.iter().all(|r| r["state"] == "complete"),
+        "the running trial finished before the stop"
+    );
+}
+
+/// Data rows of `trials.csv`, 0 while it does not exist yet.
+fn read_trials_if_any(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("trials.csv"))
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}

@@ -233,9 +233,12 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Sets the global rayon pool size.
+/// Sets the global rayon pool size and candle's kernel threads.
 pub fn set_threads(n: Option<usize>) -> Result<()> {
     if let Some(n) = n {
+        // candle sizes its CPU kernels from RAYON_NUM_THREADS, read on first use: set it too
+        // so `--threads` governs the forward pass as well. Called before any thread starts.
+        std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build_global()
