@@ -132,3 +132,31 @@ fn bad_spaces_are_named() {
         assert!(e.to_string().contains(needle), "{yaml}: {e}");
     }
 }
+
+#[test]
+fn global_parameters_get_one_gene_set_for_all_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, v) in [("a", 1), ("b", 2)] {
+        write_model(&tmp.path().join(name), &ModelSpec::new(v).layers(4));
+    }
+    let merge = MergeSpec {
+        method: "slerp".into(),
+        base_model: Some(tmp.path().join("a").display().to_string()),
+        models: vec![
+            tmp.path().join("a").display().to_string(),
+            tmp.path().join("b").display().to_string(),
+        ],
+        dtype: None,
+        parameters: Default::default(),
+    };
+    let search: SpaceSpec =
+        serde_saphyr::from_str("layer_granularity: 4\nparameters:\n  t: {bounds: [0, 1]}\n")
+            .unwrap();
+    let s = SearchSpace::new(merge, search, Path::new("s.yaml")).unwrap();
+    assert_eq!(s.labels(), ["t.rest.L0-3"]);
+    let recipe = s.decode(&[0.25]);
+    let t = serde_json::to_value(&recipe.parameters.as_ref().unwrap()["t"]).unwrap();
+    assert_eq!(t, serde_json::json!(0.25));
+    let plan = Plan::build(recipe, &tmp.path().join("r.yaml")).unwrap();
+    assert!(plan.jobs.iter().all(|j| j.global.or("t", f64::NAN) == 0.25));
+}
