@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cmaes::{CmaEs, CmaEsOptions, DEFAULT_MAX_RESTARTS, DEFAULT_SIGMA0};
+use crate::nsga2::Nsga2;
 use crate::random::{RandomSearch, Sampler};
 use crate::{Bounds, Outcome, SearchError, Searcher};
 
-/// Raw searcher config, as written in a study file (`type: random` / `type: cmaes`).
+/// Raw searcher config, as written in a study file (`type: random` / `type: cmaes` /
+/// `type: nsga2`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SearcherConfig {
@@ -28,6 +30,12 @@ pub enum SearcherConfig {
         #[serde(default)]
         max_restarts: Option<usize>,
     },
+    /// NSGA-II, for several objectives.
+    Nsga2 {
+        /// Population size, even and ≥ 4 (default `max(8, 2·(4 + ⌊3 ln d⌋))`).
+        #[serde(default)]
+        popsize: Option<usize>,
+    },
 }
 
 /// Any built searcher; serializes with its kind so a snapshot restores the right one.
@@ -38,6 +46,21 @@ pub enum AnySearcher {
     Random(Box<RandomSearch>),
     /// See [`CmaEs`].
     Cmaes(Box<CmaEs>),
+    /// See [`Nsga2`].
+    Nsga2(Box<Nsga2>),
+}
+
+impl AnySearcher {
+    /// Whether the searcher ranks by the full objective vector. The study driver uses it to
+    /// decide what to tell: the vector of (minimized) objectives when `true`, the weighted
+    /// scalar as a one-element vector when `false` (single-objective searchers read only the
+    /// first value).
+    pub fn multi_objective(&self) -> bool {
+        match self {
+            AnySearcher::Nsga2(_) => true,
+            AnySearcher::Random(_) | AnySearcher::Cmaes(_) => false,
+        }
+    }
 }
 
 /// Builds the searcher `config` describes over `bounds`, starting near `x0` where the
@@ -72,6 +95,9 @@ pub fn build(
             };
             AnySearcher::Cmaes(Box::new(CmaEs::new(bounds, x0, opts, seed)?))
         }
+        SearcherConfig::Nsga2 { popsize } => {
+            AnySearcher::Nsga2(Box::new(Nsga2::new(bounds, x0, *popsize, seed)?))
+        }
     })
 }
 
@@ -80,6 +106,7 @@ impl Searcher for AnySearcher {
         match self {
             AnySearcher::Random(s) => s.dim(),
             AnySearcher::Cmaes(s) => s.dim(),
+            AnySearcher::Nsga2(s) => s.dim(),
         }
     }
 
@@ -87,6 +114,7 @@ impl Searcher for AnySearcher {
         match self {
             AnySearcher::Random(s) => s.ask(n),
             AnySearcher::Cmaes(s) => s.ask(n),
+            AnySearcher::Nsga2(s) => s.ask(n),
         }
     }
 
@@ -94,6 +122,7 @@ impl Searcher for AnySearcher {
         match self {
             AnySearcher::Random(s) => s.tell(results),
             AnySearcher::Cmaes(s) => s.tell(results),
+            AnySearcher::Nsga2(s) => s.tell(results),
         }
     }
 }

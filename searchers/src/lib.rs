@@ -8,6 +8,7 @@
 pub mod cmaes;
 pub mod config;
 pub mod functions;
+pub mod nsga2;
 pub mod pareto;
 pub mod random;
 mod rng;
@@ -15,6 +16,7 @@ pub mod searcher;
 
 pub use cmaes::{CmaEs, CmaEsOptions};
 pub use config::{build, AnySearcher, SearcherConfig};
+pub use nsga2::Nsga2;
 pub use random::{RandomSearch, Sampler};
 pub use searcher::{Bounds, Outcome, Searcher};
 
