@@ -272,7 +272,7 @@ fn every_study_config_runs() {
     let ws = common::repo_like_workspace();
     let cwd = ws.path();
     // The zoo studies, each cut to a few trials.
-    for name in ["demo", "single"] {
+    for name in ["demo", "demo-nsga2", "single"] {
         let path = cwd.join(format!("configs/{name}.yaml"));
         let text = std::fs::read_to_string(&path).unwrap();
         let budget = text

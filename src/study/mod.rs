@@ -312,7 +312,14 @@ impl Study {
                             .as_ref()
                             .expect("complete trials have metrics"),
                     )?;
-                    Outcome::Values(vec![s + objectives::PENALTY * o.violation])
+                    let penalty = objectives::PENALTY * o.violation;
+                    if self.snapshot.searcher.multi_objective() {
+                        // Multi-objective searchers rank the whole (minimized) vector.
+                        let v = self.objectives.to_minimized(&o.values);
+                        Outcome::Values(v.into_iter().map(|x| x + penalty).collect())
+                    } else {
+                        Outcome::Values(vec![s + penalty])
+                    }
                 }
                 _ => Outcome::Failed,
             };
