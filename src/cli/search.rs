@@ -98,13 +98,30 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         );
     }
     if stop.load(Ordering::SeqCst) {
+        let out = a
+            .out
+            .as_ref()
+            .map(|o| format!(" --out {}", o.display()))
+            .unwrap_or_default();
         println!(
-            "stopped after {finished} finished trial(s); continue with `mergesearch search {} --resume`",
+            "stopped after {finished} finished trial(s); continue with `mergesearch search {} --resume{out}`",
             a.study.display()
         );
         return Ok(());
     }
     let validated = study.validate()?;
+    for name in study.split_blind_harnesses()? {
+        eprintln!(
+            "warning: harness `{name}` has no {{split}} in its command, so its held-out scores repeat its search scores"
+        );
+    }
+    for v in validated.iter().filter(|v| v.error.is_some()) {
+        eprintln!(
+            "warning: trial {} could not be re-scored on the held-out split: {}",
+            v.id,
+            v.error.as_deref().unwrap_or_default()
+        );
+    }
     println!(
         "{finished} trials ({} failed) in {}",
         trials
@@ -186,6 +203,7 @@ pub fn run_report(a: ReportArgs) -> Result<()> {
         .map(|t| study::Validated {
             id: t.id,
             search: t.objectives.clone().unwrap_or_default(),
+            error: None,
             heldout: names
                 .iter()
                 .map(|n| {

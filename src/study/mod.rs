@@ -90,8 +90,10 @@ pub struct Validated {
     pub id: u64,
     /// Objective values on the search split.
     pub search: Vec<f64>,
-    /// Objective values on the held-out split.
+    /// Objective values on the held-out split (NaN when re-scoring failed).
     pub heldout: Vec<f64>,
+    /// Why re-scoring failed.
+    pub error: Option<String>,
 }
 
 impl Study {
@@ -114,7 +116,16 @@ impl Study {
             return Err(Error::config(
                 config_path,
                 format!(
-                    "study directory {} already holds a study: pass --resume to continue it, or change `name`",
+                    "study directory {} already holds a study: pass --resume to continue it, or choose another `name` or --out",
+                    dir.display()
+                ),
+            ));
+        }
+        if resume && !existing {
+            return Err(Error::config(
+                config_path,
+                format!(
+                    "--resume: there is no study in {} (run without --resume to start one; pass the same --out as the first run)",
                     dir.display()
                 ),
             ));
@@ -165,6 +176,12 @@ impl Study {
                 searcher,
             }
         };
+        let mut objectives = objectives;
+        if objectives.reference.is_none() {
+            if let Some(r) = storage.meta("reference_point")? {
+                objectives.reference = serde_json::from_str(&r).ok();
+            }
+        }
         let ranks = Arc::new(RankCache::new(
             config.rank_cache_mb.unwrap_or(1024).saturating_mul(1 << 20),
         ));
@@ -208,6 +225,12 @@ impl Study {
             },
         };
         let metrics = target.evaluate(harnesses)?;
+        if let Some(m) = metrics.iter().find(|m| !m.value.is_finite()) {
+            return Err(Error::model(
+                "candidate",
+                format!("metric `{}` is {}", m.name, m.value),
+            ));
+        }
         Ok(metrics
             .iter()
             .map(|m| (m.name.clone(), m.value.into()))
@@ -351,6 +374,16 @@ impl Study {
             .position(|t| t.id == done.id)
             .expect("the trial is stored");
         trials[i] = done.clone();
+        if self.objectives.reference.is_none() {
+            // Derived once, from the first feasible trial, and kept (in the database, for
+            // --resume): a reference that moved with the trials would make the hypervolume
+            // curve rise and fall with bad trials.
+            if let Some(r) = self.objectives.derive_reference(trials) {
+                self.storage
+                    .set_meta("reference_point", &serde_json::to_string(&r).unwrap())?;
+                self.objectives.reference = Some(r);
+            }
+        }
         done.hypervolume = Some(self.objectives.hypervolume(trials));
         trials[i] = done.clone();
         self.storage.finish(&done)?;
@@ -362,7 +395,8 @@ impl Study {
     /// held-out split, stores the metrics, rewrites `pareto.csv`, and returns search and
     /// held-out objective values side by side.
     pub fn validate(&mut self) -> Result<Vec<Validated>> {
-        let heldout = Suite::load(&self.config.evals)?.resolve(Split::Heldout)?;
+        let suite = Suite::load(&self.config.evals)?;
+        let heldout = suite.resolve(Split::Heldout)?;
         let mut trials = self.storage.trials()?;
         let front = self.objectives.front(&trials);
         let mut out = Vec::new();
@@ -372,18 +406,49 @@ impl Study {
                 .position(|t| t.id == id)
                 .expect("front ids exist");
             let recipe = MergeConfig::from_yaml(&trials[i].recipe, &self.dir.join("study.db"))?;
-            let metrics = self.score(&recipe, trials[i].seed, &heldout)?;
-            self.storage.set_heldout(id, &metrics)?;
-            let held = self.objectives.evaluate(&metrics)?;
+            // One candidate that cannot be re-scored does not cost the others theirs.
+            let scored = self
+                .score(&recipe, trials[i].seed, &heldout)
+                .and_then(|m| self.objectives.evaluate(&m).map(|o| (m, o)));
+            let (heldout_values, error) = match scored {
+                Ok((metrics, held)) => {
+                    self.storage.set_heldout(id, &metrics)?;
+                    trials[i].heldout = Some(metrics);
+                    (held.values, None)
+                }
+                Err(e) => (
+                    vec![f64::NAN; self.objectives.objectives.len()],
+                    Some(e.to_string()),
+                ),
+            };
             out.push(Validated {
                 id,
                 search: trials[i].objectives.clone().unwrap_or_default(),
-                heldout: held.values,
+                heldout: heldout_values,
+                error,
             });
-            trials[i].heldout = Some(metrics);
         }
         output::write_csvs(&self.dir, &self.space, &self.objectives, &trials)?;
         Ok(out)
+    }
+
+    /// Harnesses whose held-out scores are not independent of the search split: command
+    /// harnesses whose command has no `{split}` placeholder run the same thing twice.
+    pub fn split_blind_harnesses(&self) -> Result<Vec<String>> {
+        let suite = Suite::load(&self.config.evals)?;
+        Ok(suite
+            .raw()
+            .harnesses
+            .iter()
+            .filter_map(|h| match h {
+                mergesearch_evals::suite::RawHarness::Command { name, command, .. }
+                    if !command.contains("{split}") =>
+                {
+                    Some(name.clone().unwrap_or_else(|| "command".into()))
+                }
+                _ => None,
+            })
+            .collect())
     }
 }
 

@@ -196,19 +196,22 @@ impl Objectives {
         ids
     }
 
-    /// The reference point in minimized coordinates: the declared one, else derived from
-    /// the trials (their nadir plus 10% of the range).
+    /// A reference point (objective units) for a study that declares none: the first
+    /// feasible trial, worsened by 10% of max(1, |value|) in every objective, so later trials
+    /// that improve on it in every objective add volume. `None` before any feasible trial.
+    pub fn derive_reference(&self, trials: &[Trial]) -> Option<Vec<f64>> {
+        let (_, first) = self.candidates(trials).into_iter().next()?;
+        let worse = pareto::reference_point(&[first], 0.1);
+        // Back from minimized coordinates to objective units (negation is its own inverse).
+        Some(self.to_minimized(&worse))
+    }
+
+    /// The reference point in minimized coordinates: the declared (or derived) one, else
+    /// derived from these trials.
     pub fn reference_minimized(&self, trials: &[Trial]) -> Option<Vec<f64>> {
         match &self.reference {
             Some(r) => Some(self.to_minimized(r)),
-            None => {
-                let points: Vec<Vec<f64>> = self
-                    .candidates(trials)
-                    .into_iter()
-                    .map(|(_, p)| p)
-                    .collect();
-                (!points.is_empty()).then(|| pareto::reference_point(&points, 0.1))
-            }
+            None => self.derive_reference(trials).map(|r| self.to_minimized(&r)),
         }
     }
 

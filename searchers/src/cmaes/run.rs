@@ -192,11 +192,10 @@ impl Run {
         let w: Vec<f64> = p.weights[..mu].iter().map(|x| x / wsum).collect();
         let mueff = 1.0 / w.iter().map(|x| x * x).sum::<f64>();
 
-        // Flat fitness (tutorial B.2 end): enlarge σ instead of learning nothing.
+        // Flat fitness (tutorial B.2 end): detected now, applied after the update so the
+        // steps y_i below are measured with the σ they were sampled with.
         let k07 = ((0.7 * p.lambda as f64).ceil() as usize).min(ok.len()) - 1;
-        if ok.len() > 1 && ok[0] == ok[k07] {
-            self.sigma *= (0.2 + p.cs / p.damps).exp();
-        }
+        let flat = ok.len() > 1 && ok[0] == ok[k07];
 
         // y_i = (x_i − m) / σ (eq. 41), clipped when injected.
         let max_len = nf.sqrt() + 2.0 * nf / (nf + 2.0);
@@ -253,6 +252,10 @@ impl Run {
         self.sigma *= ((p.cs / p.damps) * (ps_norm / p.chi_n - 1.0))
             .min(1.0)
             .exp();
+        if flat {
+            // Enlarge σ instead of learning nothing from equal fitness values.
+            self.sigma *= (0.2 + p.cs / p.damps).exp();
+        }
         self.gen += 1;
 
         // Lazy eigendecomposition (tutorial B.2: every λ / ((c1 + cμ) n 10) generations).
