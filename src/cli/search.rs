@@ -39,10 +39,13 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
     let tty = std::io::stderr().is_terminal();
     let bar = ProgressBar::new(budget);
     if tty {
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} trials {elapsed} {msg}")
-                .expect("valid template"),
-        );
+        // A time-only budget has no trial count to fill a bar with.
+        let template = if budget > 0 {
+            "{bar:30} {pos}/{len} trials {elapsed} {msg}"
+        } else {
+            "{pos} trials {elapsed} {msg}"
+        };
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
@@ -71,9 +74,11 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
                 .join(" "),
             _ => format!("failed: {}", t.error.as_deref().unwrap_or("?")),
         };
+        let best = r
+            .best_scalar
+            .map_or_else(|| "–".to_string(), |b| format!("{b:.4}"));
         let msg = format!(
-            "best {:.4}  hv {:.4}  {:.2} s/trial",
-            r.best_scalar.unwrap_or(f64::NAN),
+            "best {best}  hv {:.4}  {:.2} s/trial",
             t.hypervolume.unwrap_or(0.0),
             t.seconds.unwrap_or(0.0)
         );

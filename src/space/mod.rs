@@ -201,6 +201,11 @@ impl SearchSpace {
         }
         let config_dir = merge.base_model.as_ref().unwrap_or(&merge.models[0]);
         let layers = read_layers(Path::new(config_dir))?;
+        if layers == 0 {
+            return Err(err(format!(
+                "{config_dir}/config.json: num_hidden_layers is 0; there are no layers to search"
+            )));
+        }
         let granularity = space.layer_granularity.min(layers.max(1));
         let n_groups = layers.div_ceil(granularity).max(1);
         let mut groups: Vec<Option<String>> = space.filters.iter().cloned().map(Some).collect();

@@ -272,7 +272,17 @@ impl Study {
         // Trials stored after the last snapshot: re-ask them so the searcher's state matches
         // (asks are deterministic from the snapshot), and keep the stored genotypes.
         while (self.snapshot.asked as usize) < trials.len() {
-            let _ = self.snapshot.searcher.ask(1);
+            let x = self.snapshot.searcher.ask(1).remove(0);
+            let stored = &trials[self.snapshot.asked as usize];
+            if x != stored.genotype {
+                return Err(Error::config(
+                    self.dir.join("searcher.json"),
+                    format!(
+                        "the searcher snapshot does not reproduce trial {} of study.db: the two files are from different runs",
+                        stored.id
+                    ),
+                ));
+            }
             self.snapshot.asked += 1;
         }
         loop {
