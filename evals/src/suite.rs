@@ -12,7 +12,7 @@
 //!     max_new_tokens: 8
 //!     regex: '(-?\d+)'
 //!   - type: command
-//!     command: python score.py {model_dir}
+//!     command: python score.py {model_dir} --split {split}
 //!     timeout_s: 600
 //!     directions: {loss: minimize}
 //! ```
@@ -106,7 +106,8 @@ pub enum RawHarness {
     Command {
         /// Metric prefix (default: the type).
         name: Option<String>,
-        /// Command template with `{model_dir}` placeholders, run with `sh -c`.
+        /// Command template with `{model_dir}` placeholders (and `{split}`, replaced by
+        /// `search` or `heldout`), run with `sh -c`.
         command: String,
         /// Seconds before the command is killed (default 3600).
         timeout_s: Option<f64>,
@@ -280,10 +281,15 @@ impl Suite {
                             "harnesses[{i}].timeout_s must be a positive number, got {secs}"
                         )));
                     }
+                    // `{split}` lets a tool score the held-out split differently.
+                    let split_name = match split {
+                        Split::Search => "search",
+                        Split::Heldout => "heldout",
+                    };
                     ResolvedHarness::Command(
                         CommandHarness::new(
                             named(name, "command"),
-                            command.clone(),
+                            command.replace("{split}", split_name),
                             Duration::from_secs_f64(secs),
                         )
                         .with_directions(directions.clone()),
