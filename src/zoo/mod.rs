@@ -224,10 +224,7 @@ fn finetune(
 
 /// A stable 64-bit hash of a label under `seed` (FNV-1a over the label, then mixed).
 fn mix(seed: u64, label: &str) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in label.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
+    let h = crate::checkpoint::model_dir::fnv1a(0xcbf2_9ce4_8422_2325, label.as_bytes());
     crate::bench::synthetic::mix64(h, seed, 0x007a_6f6f)
 }
 
