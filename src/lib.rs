@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod error;
 pub mod eval;
+pub mod hash;
 pub mod merge;
 pub mod models;
 pub mod report;

@@ -76,10 +76,7 @@ impl ModelDir {
         let mut tensors = HashMap::new();
         let mut skipped = Vec::new();
         let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
-        let mut uid = fnv1a(
-            0xcbf2_9ce4_8422_2325,
-            canonical.as_os_str().as_encoded_bytes(),
-        );
+        let mut uid = crate::hash::fnv1a64(canonical.as_os_str().as_encoded_bytes());
         for (idx, file) in shard_files.iter().enumerate() {
             let f = File::open(file).map_err(|e| Error::io(file, e))?;
             let md = f.metadata().map_err(|e| Error::io(file, e))?;
@@ -88,9 +85,9 @@ impl ModelDir {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos() as u64);
-            uid = fnv1a(uid, file.as_os_str().as_encoded_bytes());
-            uid = fnv1a(uid, &md.len().to_le_bytes());
-            uid = fnv1a(uid, &mtime.to_le_bytes());
+            uid = crate::hash::fnv1a64_extend(uid, file.as_os_str().as_encoded_bytes());
+            uid = crate::hash::fnv1a64_extend(uid, &md.len().to_le_bytes());
+            uid = crate::hash::fnv1a64_extend(uid, &mtime.to_le_bytes());
             // SAFETY: the mapping is read-only; a checkpoint modified while we merge is the
             // user's race, as with every mmap-based loader (candle, safetensors, torch).
             let mmap = unsafe { Mmap::map(&f) }.map_err(|e| Error::io(file, e))?;
@@ -232,12 +229,4 @@ fn parse_header(
         );
     }
     Ok(())
-}
-
-/// FNV-1a over `bytes`, continuing from `h`.
-pub(crate) fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    h
 }

@@ -61,10 +61,7 @@ pub fn job_inputs<'a>(plan: &'a Plan, job: &TensorJob) -> TensorInputs<'a> {
                 src_cols: if job.shape.len() >= 2 { src_cols } else { cols },
                 cols,
                 exact: false,
-                id: Some(crate::checkpoint::model_dir::fnv1a(
-                    m.uid,
-                    s.tensor.as_bytes(),
-                )),
+                id: Some(crate::hash::fnv1a64_extend(m.uid, s.tensor.as_bytes())),
             }
         })
         .collect();

@@ -89,14 +89,14 @@ impl<'a> TensorInputs<'a> {
     /// tensors: it names the two tensors, the columns used and the load dtype.
     pub fn delta_key(&self, k: usize, base: usize) -> Option<u64> {
         let (a, b) = (self.views[k].id?, self.views[base].id?);
-        let mut h = crate::checkpoint::model_dir::fnv1a(0xcbf2_9ce4_8422_2325, &a.to_le_bytes());
-        h = crate::checkpoint::model_dir::fnv1a(h, &b.to_le_bytes());
-        h = crate::checkpoint::model_dir::fnv1a(h, &(self.views[k].cols as u64).to_le_bytes());
+        let mut h = crate::hash::fnv1a64(&a.to_le_bytes());
+        h = crate::hash::fnv1a64_extend(h, &b.to_le_bytes());
+        h = crate::hash::fnv1a64_extend(h, &(self.views[k].cols as u64).to_le_bytes());
         for d in &self.shape {
-            h = crate::checkpoint::model_dir::fnv1a(h, &(*d as u64).to_le_bytes());
+            h = crate::hash::fnv1a64_extend(h, &(*d as u64).to_le_bytes());
         }
         let load = self.load_dtype.map_or(0u8, |d| d as u8 + 1);
-        Some(crate::checkpoint::model_dir::fnv1a(h, &[load]))
+        Some(crate::hash::fnv1a64_extend(h, &[load]))
     }
 
     /// Number of inputs.

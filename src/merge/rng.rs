@@ -7,15 +7,7 @@
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// FNV-1a 64-bit: a fixed, documented hash so stream ids never change across releases.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+pub use crate::hash::fnv1a64;
 
 /// The mask stream of model `model` (its position among the tensor's non-base inputs) for
 /// `tensor`.

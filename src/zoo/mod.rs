@@ -224,7 +224,7 @@ fn finetune(
 
 /// A stable 64-bit hash of a label under `seed` (FNV-1a over the label, then mixed).
 fn mix(seed: u64, label: &str) -> u64 {
-    let h = crate::checkpoint::model_dir::fnv1a(0xcbf2_9ce4_8422_2325, label.as_bytes());
+    let h = crate::hash::fnv1a64(label.as_bytes());
     crate::bench::synthetic::mix64(h, seed, 0x007a_6f6f)
 }
 
