@@ -7,6 +7,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::checkpoint::{DType, PlannedTensor};
+use crate::models::{LlamaConfig, Variant};
 
 /// Dimensions of a llama-family model.
 #[derive(Debug, Clone, Copy)]
@@ -45,36 +46,28 @@ impl LlamaShape {
         2 * self.vocab * h + h + self.layers * (4 * h * h + 3 * h * i + 2 * h)
     }
 
+    /// The llama config of this shape with `(num_attention_heads, num_key_value_heads)` =
+    /// `heads` (`hidden` must be a multiple of the query heads).
+    pub fn config(&self, heads: (usize, usize)) -> LlamaConfig {
+        LlamaConfig {
+            variant: Variant::Llama,
+            hidden_size: self.hidden,
+            intermediate_size: self.intermediate,
+            num_hidden_layers: self.layers,
+            num_attention_heads: heads.0,
+            num_key_value_heads: heads.1,
+            head_dim: self.hidden / heads.0,
+            rms_norm_eps: 1e-5,
+            rope_theta: 10000.0,
+            vocab_size: self.vocab,
+            tie_word_embeddings: false,
+        }
+    }
+
     /// Every tensor's (name, shape), HF llama naming, no biases, as many key/value heads as
     /// query heads.
     pub fn tensors(&self) -> Vec<(String, Vec<usize>)> {
-        self.tensors_gqa(self.hidden)
-    }
-
-    /// Like [`LlamaShape::tensors`] with grouped-query attention: `kv_width` =
-    /// `num_key_value_heads · head_dim` output rows in `k_proj` and `v_proj`.
-    pub fn tensors_gqa(&self, kv_width: usize) -> Vec<(String, Vec<usize>)> {
-        let (h, i) = (self.hidden, self.intermediate);
-        let mut v = vec![("model.embed_tokens.weight".to_string(), vec![self.vocab, h])];
-        for l in 0..self.layers {
-            let p = format!("model.layers.{l}");
-            v.push((format!("{p}.input_layernorm.weight"), vec![h]));
-            for (n, rows) in [
-                ("q_proj", h),
-                ("k_proj", kv_width),
-                ("v_proj", kv_width),
-                ("o_proj", h),
-            ] {
-                v.push((format!("{p}.self_attn.{n}.weight"), vec![rows, h]));
-            }
-            v.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-            v.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h]));
-            v.push((format!("{p}.mlp.up_proj.weight"), vec![i, h]));
-            v.push((format!("{p}.mlp.down_proj.weight"), vec![h, i]));
-        }
-        v.push(("model.norm.weight".to_string(), vec![h]));
-        v.push(("lm_head.weight".to_string(), vec![self.vocab, h]));
-        v
+        self.config((1, 1)).tensor_shapes()
     }
 }
 
@@ -95,9 +88,9 @@ pub fn write_model_as(
     dtype: DType,
     variant: u64,
 ) -> Result<()> {
-    let kv_width = shape.hidden / heads.0 * heads.1;
     let tensors = shape
-        .tensors_gqa(kv_width)
+        .config(heads)
+        .tensor_shapes()
         .into_iter()
         .enumerate()
         .map(|(ti, (name, dims))| {

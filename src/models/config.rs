@@ -99,6 +99,41 @@ pub struct LlamaConfig {
 }
 
 impl LlamaConfig {
+    /// Every tensor [`crate::models::Model::load`] reads for this config: HF names and shapes
+    /// (q/k/v biases for `qwen2`, q/k norms for `qwen3`, `lm_head` unless tied).
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let (h, i, d) = (self.hidden_size, self.intermediate_size, self.head_dim);
+        let (q, kv) = (self.num_attention_heads * d, self.num_key_value_heads * d);
+        let mut v = vec![(
+            "model.embed_tokens.weight".to_string(),
+            vec![self.vocab_size, h],
+        )];
+        for l in 0..self.num_hidden_layers {
+            let p = format!("model.layers.{l}");
+            v.push((format!("{p}.input_layernorm.weight"), vec![h]));
+            for (name, rows) in [("q_proj", q), ("k_proj", kv), ("v_proj", kv)] {
+                v.push((format!("{p}.self_attn.{name}.weight"), vec![rows, h]));
+                if self.variant.qkv_bias() {
+                    v.push((format!("{p}.self_attn.{name}.bias"), vec![rows]));
+                }
+            }
+            v.push((format!("{p}.self_attn.o_proj.weight"), vec![h, q]));
+            if self.variant.qk_norm() {
+                v.push((format!("{p}.self_attn.q_norm.weight"), vec![d]));
+                v.push((format!("{p}.self_attn.k_norm.weight"), vec![d]));
+            }
+            v.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
+            v.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h]));
+            v.push((format!("{p}.mlp.up_proj.weight"), vec![i, h]));
+            v.push((format!("{p}.mlp.down_proj.weight"), vec![h, i]));
+        }
+        v.push(("model.norm.weight".to_string(), vec![h]));
+        if !self.tie_word_embeddings {
+            v.push(("lm_head.weight".to_string(), vec![self.vocab_size, h]));
+        }
+        v
+    }
+
     /// Reads and validates `config.json` at `path`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

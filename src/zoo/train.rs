@@ -33,42 +33,17 @@ pub struct TrainSpec {
     pub seed: u64,
 }
 
-/// Every tensor of a llama model with `cfg`'s dimensions: HF names and shapes.
-pub fn tensor_shapes(cfg: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
-    let (h, i, d) = (cfg.hidden_size, cfg.intermediate_size, cfg.head_dim);
-    let (q, kv) = (cfg.num_attention_heads * d, cfg.num_key_value_heads * d);
-    let mut v = vec![(
-        "model.embed_tokens.weight".to_string(),
-        vec![cfg.vocab_size, h],
-    )];
-    for l in 0..cfg.num_hidden_layers {
-        let p = format!("model.layers.{l}");
-        v.push((format!("{p}.input_layernorm.weight"), vec![h]));
-        v.push((format!("{p}.self_attn.q_proj.weight"), vec![q, h]));
-        v.push((format!("{p}.self_attn.k_proj.weight"), vec![kv, h]));
-        v.push((format!("{p}.self_attn.v_proj.weight"), vec![kv, h]));
-        v.push((format!("{p}.self_attn.o_proj.weight"), vec![h, q]));
-        v.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-        v.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h]));
-        v.push((format!("{p}.mlp.up_proj.weight"), vec![i, h]));
-        v.push((format!("{p}.mlp.down_proj.weight"), vec![h, i]));
-    }
-    v.push(("model.norm.weight".to_string(), vec![h]));
-    if !cfg.tie_word_embeddings {
-        v.push(("lm_head.weight".to_string(), vec![cfg.vocab_size, h]));
-    }
-    v
-}
-
-/// Initial weights: norms at one, every matrix N(0, 0.02²) as HF's `initializer_range`,
+/// Initial weights: norms at one, biases at zero, every matrix N(0, 0.02²) as HF's `initializer_range`,
 /// drawn from a ChaCha stream keyed by `seed` (Box–Muller, tensors in name order).
 pub fn init_weights(cfg: &LlamaConfig, seed: u64) -> Result<HashMap<String, Tensor>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = HashMap::new();
-    for (name, shape) in tensor_shapes(cfg) {
+    for (name, shape) in cfg.tensor_shapes() {
         let n: usize = shape.iter().product();
         let data: Vec<f32> = if name.ends_with("norm.weight") {
             vec![1.0; n]
+        } else if name.ends_with(".bias") {
+            vec![0.0; n]
         } else {
             (0..n).map(|_| 0.02 * normal(&mut rng) as f32).collect()
         };
