@@ -200,10 +200,11 @@ impl SearchSpace {
             }
         }
         let config_dir = merge.base_model.as_ref().unwrap_or(&merge.models[0]);
-        let layers = read_layers(Path::new(config_dir))?;
+        // The planner's own rule (config.json, else tensor names), so genes and layers agree.
+        let layers = crate::checkpoint::ModelDir::open(Path::new(config_dir))?.num_layers();
         if layers == 0 {
             return Err(err(format!(
-                "{config_dir}/config.json: num_hidden_layers is 0; there are no layers to search"
+                "{config_dir}: the model has no decoder layers to search"
             )));
         }
         let granularity = space.layer_granularity.min(layers.max(1));
@@ -367,16 +368,4 @@ fn param_list(method: &registry::MethodDef) -> String {
         .map(|p| p.name)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `num_hidden_layers` of the checkpoint in `dir`.
-fn read_layers(dir: &Path) -> Result<usize> {
-    let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Error::config(&path, e.to_string()))?;
-    v["num_hidden_layers"]
-        .as_u64()
-        .map(|n| n as usize)
-        .ok_or_else(|| Error::config(&path, "no `num_hidden_layers` field"))
 }
