@@ -14,17 +14,16 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 fn write_csv(path: &Path, header: Vec<String>, rows: Vec<Vec<String>>) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let io = |e: csv::Error| Error::io(&tmp, std::io::Error::other(e.to_string()));
-    {
-        let mut w = csv::Writer::from_path(&tmp).map_err(io)?;
-        w.write_record(&header).map_err(io)?;
-        for r in rows {
-            w.write_record(&r).map_err(io)?;
-        }
-        w.flush().map_err(|e| Error::io(&tmp, e))?;
+    let io = |e: csv::Error| Error::io(path, std::io::Error::other(e.to_string()));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header).map_err(io)?;
+    for r in rows {
+        w.write_record(&r).map_err(io)?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    crate::atomic::write_view(path, &bytes)
 }
 
 /// Rewrites `trials.csv` (every trial) and `pareto.csv` (the feasible front) in `dir`.
