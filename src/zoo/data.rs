@@ -121,8 +121,7 @@ pub fn write_suites(out: &Path, data_dir: &str) -> Result<()> {
         ));
     }
     for (file, text) in [("evals.yaml", em), ("evals-all.yaml", all)] {
-        let p = out.join(file);
-        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+        crate::atomic::write(&out.join(file), text.as_bytes())?;
     }
     Ok(())
 }

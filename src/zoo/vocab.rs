@@ -23,21 +23,25 @@ pub const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"
 /// Vocabulary size of the zoo's models (the words above, padded to a multiple of 8).
 pub const VOCAB_SIZE: usize = 32;
 
-/// All tokens in id order (padded with `<extra_N>` words nobody uses).
-pub fn tokens() -> Vec<String> {
-    let mut v: Vec<String> = [UNK, EOS]
-        .iter()
-        .chain(WORDS.iter())
-        .chain(DIGITS.iter())
-        .chain(LETTERS.iter())
-        .map(|s| s.to_string())
-        .collect();
-    let mut extra = 0;
-    while v.len() < VOCAB_SIZE {
-        v.push(format!("<extra_{extra}>"));
-        extra += 1;
-    }
-    v
+/// All tokens in id order (padded with `<extra_N>` words nobody uses); built once, since
+/// training encodes every example through it.
+pub fn tokens() -> &'static [String] {
+    static TOKENS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let mut v: Vec<String> = [UNK, EOS]
+            .iter()
+            .chain(WORDS.iter())
+            .chain(DIGITS.iter())
+            .chain(LETTERS.iter())
+            .map(|s| s.to_string())
+            .collect();
+        let mut extra = 0;
+        while v.len() < VOCAB_SIZE {
+            v.push(format!("<extra_{extra}>"));
+            extra += 1;
+        }
+        v
+    })
 }
 
 /// The id of `word`.
@@ -53,14 +57,7 @@ pub fn id(word: &str) -> u32 {
 
 /// Maps a space-separated text to ids (the same split the tokenizer makes).
 pub fn encode(text: &str) -> Vec<u32> {
-    let toks = tokens();
-    text.split_whitespace()
-        .map(|w| {
-            toks.iter()
-                .position(|t| t == w)
-                .unwrap_or_else(|| panic!("`{w}` is not a zoo token")) as u32
-        })
-        .collect()
+    text.split_whitespace().map(id).collect()
 }
 
 /// Writes `tokenizer.json` (WordLevel, whitespace pre-tokenizer, `<unk>` and `</s>` special)
