@@ -1,5 +1,7 @@
 //! IPOP-CMA-ES over a box, as an ask/tell [`Searcher`].
 //!
+//! - **Objective.** The scalar view of the [`Problem`] (weighted sum of the minimized
+//!   objectives plus [`crate::PENALTY`] times the total constraint violation).
 //! - **Coordinates.** The search runs in normalized coordinates `u ∈ [0,1]^d`
 //!   (`x = lo + u·width`), so one step size fits every coordinate; `sigma0` is a fraction of
 //!   the box width (default 1/6, the Sakana / mergekit-evolve convention) and [`CmaEs::sigma`]
@@ -9,20 +11,30 @@
 //!   `γ‖u − clip(u)‖²` with `γ = 2·Δf / (σ² · mean(diag C) · d)`, `Δf` the range of the
 //!   generation's scored values (pycma's `BoundPenalty` initial weight); the update uses the
 //!   unrepaired `u`. [`CmaEs::best`] reports the raw, unpenalized value of an in-box point.
-//! - **Protocol.** A generation of `λ` points is sampled at once and handed out in order.
-//!   When `ask` wants more than the current generation has left, the next generation is
+//! - **Protocol** (trial tickets, see [`crate::searcher`]). A generation of `λ` points is
+//!   sampled at once and handed out one trial at a time, each sample remembering its trial id.
+//!   When every sample of the open generations has been handed out, the next generation is
 //!   sampled from the current (not yet updated) distribution and handed out too; when it is
-//!   told, its steps are re-expressed against the then-current mean and clipped in
-//!   Mahalanobis length (injected solutions, Hansen 2011). `tell` consumes outcomes in ask
-//!   order and updates once all `λ` of a generation are in. Failed outcomes (and NaN values)
+//!   used, its steps are re-expressed against the then-current mean and clipped in
+//!   Mahalanobis length (injected solutions, Hansen 2011). A tell fills its trial's slot
+//!   wherever that generation is in the queue; a generation is used for the update once all
+//!   its samples are told, oldest generation first (a complete later generation waits for an
+//!   earlier incomplete one), so the update never depends on the order of the tells.
+//!   Outcomes are ranked by [`Problem::penalized_scalar`]; failed outcomes (and NaN values)
 //!   rank below every scored point and get no recombination weight.
 //! - **Restarts (IPOP).** When a run meets a stopping criterion of the tutorial's B.3 (tolfun,
 //!   tolx, no-effect axis/coordinate, cond(C) > 1e14, stagnation), a new run starts from a
 //!   uniformly random mean with `σ = sigma0` and `λ` doubled, for the first `max_restarts`
-//!   restarts; later restarts keep the last `λ` (a searcher must always answer `ask`).
+//!   restarts; later restarts keep the last `λ` (a searcher must always answer `ask`). `λ` never
+//!   doubles past [`max_popsize`] (the memory limit below).
+//! - **Limits.** `popsize` is at most [`MAX_POPSIZE`] and small enough that a generation's
+//!   samples (`2·λ·d` floats) fit in [`MAX_STATE_BYTES`]; the dimension is small enough that
+//!   the `d × d` matrices (C, B and the eigensolver's copies, four in all) fit in it too;
+//!   `max_restarts` is at most [`MAX_RESTARTS`]. Beyond these a study would abort on an
+//!   allocation or be killed for memory instead of failing with a message.
 //!   Points of an old run still being evaluated are counted for [`CmaEs::best`] only.
 //!
-//! The whole state (RNG, pending generations) is serde-serializable: snapshot → restore →
+//! The whole state (RNG, pending generations and their trial ids) is serde-serializable: snapshot → restore →
 //! continue gives the same asks as continuing.
 //!
 //! ## References
@@ -44,12 +56,30 @@ use serde::{Deserialize, Serialize};
 use run::Run;
 pub use run::Stop;
 
-use crate::{Bounds, Outcome, SearchError, Searcher};
+use crate::tickets::Tickets;
+use crate::{Outcome, Problem, SearchError, Searcher};
 
 /// Default initial step size, as a fraction of the box width.
 pub const DEFAULT_SIGMA0: f64 = 1.0 / 6.0;
 /// Default number of IPOP restarts that double the population.
 pub const DEFAULT_MAX_RESTARTS: usize = 9;
+/// Largest population accepted (any dimension).
+pub const MAX_POPSIZE: usize = 100_000;
+/// Largest `max_restarts` accepted: λ stops doubling at [`max_popsize`] long before.
+pub const MAX_RESTARTS: usize = 100;
+/// Memory a searcher's population or `d × d` state may take, in bytes (1 GiB).
+pub const MAX_STATE_BYTES: usize = 1 << 30;
+
+/// Largest population for dimension `d`: [`MAX_POPSIZE`], or less where one generation's
+/// samples (unrepaired and repaired, `2·λ·d` floats) would exceed [`MAX_STATE_BYTES`].
+pub fn max_popsize(d: usize) -> usize {
+    MAX_POPSIZE.min(MAX_STATE_BYTES / (16 * d.max(1)))
+}
+
+/// Largest dimension whose four `d × d` matrices fit in [`MAX_STATE_BYTES`].
+pub fn max_dim() -> usize {
+    ((MAX_STATE_BYTES / 32) as f64).sqrt() as usize
+}
 
 /// Default population `λ = 4 + ⌊3 ln d⌋` (tutorial Table 1).
 pub fn default_popsize(d: usize) -> usize {
@@ -77,32 +107,42 @@ impl Default for CmaEsOptions {
     }
 }
 
-/// One sampled point: unrepaired normalized `u`, the in-box point handed out, and the
-/// squared repair distance (normalized units).
+/// One sampled point: unrepaired normalized `u`, the in-box point handed out, the squared
+/// repair distance (normalized units), and what its trial was told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Sample {
     u: Vec<f64>,
     x: Vec<f64>,
     repair2: f64,
+    /// Whether its trial has been told.
+    told: bool,
+    /// Penalized scalar told (`None` = failed, or not told yet).
+    value: Option<f64>,
 }
 
 /// A generation being handed out and told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Pending {
+    /// Serial number of the generation (the key of a pending trial's slot).
+    seq: u64,
     /// Run it was sampled in.
     run_id: u64,
     /// Distribution version (updates so far) it was sampled from.
     version: u64,
     samples: Vec<Sample>,
+    /// Samples handed out so far (always the first ones).
     handed: usize,
-    /// Raw values told so far (`None` = failed).
-    told: Vec<Option<f64>>,
+    /// Samples told so far.
+    told: usize,
 }
+
+/// Where a pending trial's sample is: generation serial number and index in it.
+type Slot = (u64, usize);
 
 /// IPOP-CMA-ES over a box; see the module docs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CmaEs {
-    bounds: Bounds,
+    problem: Problem,
     opts: CmaEsOptions,
     #[serde(with = "crate::rng")]
     rng: ChaCha8Rng,
@@ -113,19 +153,33 @@ pub struct CmaEs {
     generation: u64,
     evaluations: u64,
     queue: VecDeque<Pending>,
+    /// Serial number of the next generation sampled.
+    next_seq: u64,
+    tickets: Tickets<Slot>,
     best: Option<(Vec<f64>, f64)>,
     last_stop: Option<Stop>,
 }
 
 impl CmaEs {
-    /// A CMA-ES over `bounds` starting at `x0` (default: the box center).
+    /// A CMA-ES for `problem` (its scalar view) starting at `x0` (default: the box center).
+    /// Errors name the offending field.
     pub fn new(
-        bounds: Bounds,
+        problem: Problem,
         x0: Option<Vec<f64>>,
         opts: CmaEsOptions,
         seed: u64,
     ) -> Result<Self, SearchError> {
+        let bounds = &problem.bounds;
         let d = bounds.dim();
+        if d > max_dim() {
+            return Err(SearchError::Config(format!(
+                "CMA-ES keeps d × d matrices: a {d}-dimensional search box needs {:.1} GiB \
+                 (limit {} dimensions, {} GiB)",
+                (32 * d * d) as f64 / (1u64 << 30) as f64,
+                max_dim(),
+                MAX_STATE_BYTES >> 30
+            )));
+        }
         if !(opts.sigma0 > 0.0 && opts.sigma0 <= 1.0) {
             return Err(SearchError::Config(format!(
                 "sigma0 must be in (0, 1] (a fraction of the box width), got {}",
@@ -138,6 +192,22 @@ impl CmaEs {
                     "popsize must be >= 2, got {p}"
                 )));
             }
+            if p > max_popsize(d) {
+                return Err(SearchError::Config(format!(
+                    "searcher.popsize must be <= {} in {d} dimensions (at most {MAX_POPSIZE}, \
+                     and one generation's samples within {} GiB), got {p}",
+                    max_popsize(d),
+                    MAX_STATE_BYTES >> 30
+                )));
+            }
+        }
+        if opts.max_restarts > MAX_RESTARTS {
+            return Err(SearchError::Config(format!(
+                "searcher.max_restarts must be <= {MAX_RESTARTS} (the population stops doubling \
+                 at {} in {d} dimensions long before), got {}",
+                max_popsize(d),
+                opts.max_restarts
+            )));
         }
         let u0 = match x0 {
             None => vec![0.5; d],
@@ -152,10 +222,12 @@ impl CmaEs {
                     .collect()
             }
         };
-        let lambda = opts.popsize.unwrap_or_else(|| default_popsize(d));
+        let lambda = opts
+            .popsize
+            .unwrap_or_else(|| default_popsize(d).min(max_popsize(d)).max(2));
         Ok(Self {
             run: Run::new(u0, opts.sigma0, lambda),
-            bounds,
+            problem,
             opts,
             rng: ChaCha8Rng::seed_from_u64(seed),
             run_id: 0,
@@ -164,12 +236,15 @@ impl CmaEs {
             generation: 0,
             evaluations: 0,
             queue: VecDeque::new(),
+            next_seq: 0,
+            tickets: Tickets::default(),
             best: None,
             last_stop: None,
         })
     }
 
-    /// Best told point and its value so far (over all runs).
+    /// Best told point and its value so far (over all runs), in the scalar view with the
+    /// constraint penalty ([`Problem::penalized_scalar`]), without the box penalty.
     pub fn best(&self) -> Option<(Vec<f64>, f64)> {
         self.best.clone()
     }
@@ -194,7 +269,7 @@ impl CmaEs {
         self.run.p.lambda
     }
 
-    /// Outcomes told so far.
+    /// Outcomes told so far (failed ones included).
     pub fn evaluations(&self) -> u64 {
         self.evaluations
     }
@@ -210,10 +285,11 @@ impl CmaEs {
     }
 
     fn to_box(&self, u: &[f64]) -> Vec<f64> {
+        let b = &self.problem.bounds;
         let mut x: Vec<f64> = (0..u.len())
-            .map(|i| self.bounds.lo[i] + u[i].clamp(0.0, 1.0) * self.bounds.width(i))
+            .map(|i| b.lo[i] + u[i].clamp(0.0, 1.0) * b.width(i))
             .collect();
-        self.bounds.clip(&mut x);
+        b.clip(&mut x);
         x
     }
 
@@ -223,21 +299,30 @@ impl CmaEs {
                 let u = self.run.sample(&mut self.rng);
                 let repair2 = u.iter().map(|v| (v - v.clamp(0.0, 1.0)).powi(2)).sum();
                 let x = self.to_box(&u);
-                Sample { u, x, repair2 }
+                Sample {
+                    u,
+                    x,
+                    repair2,
+                    told: false,
+                    value: None,
+                }
             })
             .collect();
+        self.next_seq += 1;
         Pending {
+            seq: self.next_seq - 1,
             run_id: self.run_id,
             version: self.version,
             samples,
             handed: 0,
-            told: Vec::new(),
+            told: 0,
         }
     }
 
     /// Updates the run from a fully told generation, then restarts if it stopped.
     fn finish(&mut self, g: Pending) {
-        for (s, v) in g.samples.iter().zip(&g.told) {
+        let told: Vec<Option<f64>> = g.samples.iter().map(|s| s.value).collect();
+        for (s, v) in g.samples.iter().zip(&told) {
             if let Some(v) = v {
                 if self.best.as_ref().is_none_or(|(_, b)| v < b) {
                     self.best = Some((s.x.clone(), *v));
@@ -248,7 +333,7 @@ impl CmaEs {
             return;
         }
         // Ranking fitness: value + boundary penalty (module docs).
-        let scored: Vec<f64> = g.told.iter().flatten().cloned().collect();
+        let scored: Vec<f64> = told.iter().flatten().cloned().collect();
         let (lo, hi) = scored
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
@@ -264,7 +349,7 @@ impl CmaEs {
         let fit: Vec<Option<f64>> = g
             .samples
             .iter()
-            .zip(&g.told)
+            .zip(&told)
             .map(|(s, v)| {
                 v.map(|v| {
                     if s.repair2 > 0.0 {
@@ -288,7 +373,7 @@ impl CmaEs {
         self.last_stop = Some(stop);
         self.restarts += 1;
         let lambda = if self.restarts <= self.opts.max_restarts {
-            self.run.p.lambda * 2
+            (self.run.p.lambda * 2).min(max_popsize(self.run.n).max(self.run.p.lambda))
         } else {
             self.run.p.lambda
         };
@@ -305,52 +390,59 @@ impl CmaEs {
 }
 
 impl Searcher for CmaEs {
-    fn dim(&self) -> usize {
-        self.bounds.dim()
+    fn problem(&self) -> &Problem {
+        &self.problem
     }
 
-    fn ask(&mut self, n: usize) -> Vec<Vec<f64>> {
-        let mut out = Vec::with_capacity(n);
-        while out.len() < n {
-            let open = self.queue.iter().position(|g| g.handed < g.samples.len());
-            let i = match open {
-                Some(i) => i,
-                None => {
-                    let g = self.sample_generation();
-                    self.queue.push_back(g);
-                    self.queue.len() - 1
-                }
-            };
-            let g = &mut self.queue[i];
-            while out.len() < n && g.handed < g.samples.len() {
-                out.push(g.samples[g.handed].x.clone());
-                g.handed += 1;
-            }
-        }
-        out
+    fn multi_objective(&self) -> bool {
+        false
     }
 
-    fn tell(&mut self, results: &[(Vec<f64>, Outcome)]) {
-        for (_, outcome) in results {
-            // Outcomes beyond what was asked have no point to belong to: ignored.
-            let Some(g) = self.queue.iter_mut().find(|g| g.told.len() < g.handed) else {
-                return;
-            };
-            let v = match outcome {
-                Outcome::Values(v) => v.first().cloned().filter(|x| x.is_finite()),
-                Outcome::Failed => None,
-            };
-            g.told.push(v);
-            self.evaluations += 1;
-            while self
-                .queue
-                .front()
-                .is_some_and(|g| g.told.len() == g.samples.len())
-            {
-                if let Some(g) = self.queue.pop_front() {
-                    self.finish(g);
-                }
+    fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
+        self.tickets.check_ask(trial)?;
+        let open = self.queue.iter().position(|g| g.handed < g.samples.len());
+        let i = match open {
+            Some(i) => i,
+            None => {
+                let g = self.sample_generation();
+                self.queue.push_back(g);
+                self.queue.len() - 1
+            }
+        };
+        let g = &mut self.queue[i];
+        let k = g.handed;
+        g.handed += 1;
+        self.tickets.ask(trial, (g.seq, k));
+        Ok(g.samples[k].x.clone())
+    }
+
+    fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {
+        self.tickets.check_tell(trial)?;
+        let value = self.problem.penalized_scalar(outcome);
+        let Some((seq, k)) = self.tickets.tell(trial) else {
+            return Err(SearchError::UnknownTrial(trial));
+        };
+        // A pending trial's generation stays queued until all its samples are told.
+        if let Some(g) = self.queue.iter_mut().find(|g| g.seq == seq) {
+            let s = &mut g.samples[k];
+            s.told = true;
+            s.value = value;
+            g.told += 1;
+        }
+        self.evaluations += 1;
+        while self
+            .queue
+            .front()
+            .is_some_and(|g| g.told == g.samples.len())
+        {
+            if let Some(g) = self.queue.pop_front() {
+                self.finish(g);
             }
         }
+        Ok(())
+    }
+
+    fn pending(&self) -> Vec<u64> {
+        self.tickets.pending()
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::cmaes::{CmaEs, CmaEsOptions, DEFAULT_MAX_RESTARTS, DEFAULT_SIGMA0};
 use crate::nsga2::Nsga2;
 use crate::random::{RandomSearch, Sampler};
-use crate::{Bounds, Outcome, SearchError, Searcher};
+use crate::{Outcome, Problem, SearchError, Searcher};
 
 /// Raw searcher config, as written in a study file (`type: random` / `type: cmaes` /
 /// `type: nsga2`).
@@ -23,16 +23,19 @@ pub enum SearcherConfig {
         /// Initial step size as a fraction of the box width, in `(0, 1]` (default 1/6).
         #[serde(default)]
         sigma0: Option<f64>,
-        /// Initial population, ≥ 2 (default `4 + ⌊3 ln d⌋`).
+        /// Initial population, ≥ 2 and at most [`crate::cmaes::max_popsize`] (default
+        /// `4 + ⌊3 ln d⌋`).
         #[serde(default)]
         popsize: Option<usize>,
-        /// Restarts that double the population (default 9).
+        /// Restarts that double the population (default 9, at most
+        /// [`crate::cmaes::MAX_RESTARTS`]).
         #[serde(default)]
         max_restarts: Option<usize>,
     },
     /// NSGA-II, for several objectives.
     Nsga2 {
-        /// Population size, even and ≥ 4 (default `max(8, 2·(4 + ⌊3 ln d⌋))`).
+        /// Population size, even, ≥ 4 and at most [`crate::nsga2::max_popsize`] (default
+        /// `max(8, 2·(4 + ⌊3 ln d⌋))`).
         #[serde(default)]
         popsize: Option<usize>,
     },
@@ -50,38 +53,25 @@ pub enum AnySearcher {
     Nsga2(Box<Nsga2>),
 }
 
-impl AnySearcher {
-    /// Whether the searcher ranks by the full objective vector. The study driver uses it to
-    /// decide what to tell: the vector of (minimized) objectives when `true`, the weighted
-    /// scalar as a one-element vector when `false` (single-objective searchers read only the
-    /// first value).
-    pub fn multi_objective(&self) -> bool {
-        match self {
-            AnySearcher::Nsga2(_) => true,
-            AnySearcher::Random(_) | AnySearcher::Cmaes(_) => false,
-        }
-    }
-}
-
-/// Builds the searcher `config` describes over `bounds`, starting near `x0` where the
+/// Builds the searcher `config` describes for `problem`, starting near `x0` where the
 /// searcher uses a start point. Errors name the offending field.
 pub fn build(
     config: &SearcherConfig,
-    bounds: Bounds,
+    problem: Problem,
     x0: Option<Vec<f64>>,
     seed: u64,
 ) -> Result<AnySearcher, SearchError> {
     if let Some(x) = &x0 {
-        if !bounds.contains(x) {
+        if !problem.bounds.contains(x) {
             return Err(SearchError::Config(format!(
                 "x0 must lie inside the {}-dimensional search box, got {x:?}",
-                bounds.dim()
+                problem.bounds.dim()
             )));
         }
     }
     Ok(match config {
         SearcherConfig::Random { sampler } => {
-            AnySearcher::Random(Box::new(RandomSearch::new(bounds, *sampler, seed)))
+            AnySearcher::Random(Box::new(RandomSearch::new(problem, *sampler, seed)))
         }
         SearcherConfig::Cmaes {
             sigma0,
@@ -93,36 +83,55 @@ pub fn build(
                 popsize: *popsize,
                 max_restarts: max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
             };
-            AnySearcher::Cmaes(Box::new(CmaEs::new(bounds, x0, opts, seed)?))
+            AnySearcher::Cmaes(Box::new(CmaEs::new(problem, x0, opts, seed)?))
         }
         SearcherConfig::Nsga2 { popsize } => {
-            AnySearcher::Nsga2(Box::new(Nsga2::new(bounds, x0, *popsize, seed)?))
+            AnySearcher::Nsga2(Box::new(Nsga2::new(problem, x0, *popsize, seed)?))
         }
     })
 }
 
+impl AnySearcher {
+    /// The searcher behind the enum.
+    fn inner(&self) -> &dyn Searcher {
+        match self {
+            AnySearcher::Random(s) => s.as_ref(),
+            AnySearcher::Cmaes(s) => s.as_ref(),
+            AnySearcher::Nsga2(s) => s.as_ref(),
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut dyn Searcher {
+        match self {
+            AnySearcher::Random(s) => s.as_mut(),
+            AnySearcher::Cmaes(s) => s.as_mut(),
+            AnySearcher::Nsga2(s) => s.as_mut(),
+        }
+    }
+}
+
 impl Searcher for AnySearcher {
+    fn problem(&self) -> &Problem {
+        self.inner().problem()
+    }
+
     fn dim(&self) -> usize {
-        match self {
-            AnySearcher::Random(s) => s.dim(),
-            AnySearcher::Cmaes(s) => s.dim(),
-            AnySearcher::Nsga2(s) => s.dim(),
-        }
+        self.inner().dim()
     }
 
-    fn ask(&mut self, n: usize) -> Vec<Vec<f64>> {
-        match self {
-            AnySearcher::Random(s) => s.ask(n),
-            AnySearcher::Cmaes(s) => s.ask(n),
-            AnySearcher::Nsga2(s) => s.ask(n),
-        }
+    fn multi_objective(&self) -> bool {
+        self.inner().multi_objective()
     }
 
-    fn tell(&mut self, results: &[(Vec<f64>, Outcome)]) {
-        match self {
-            AnySearcher::Random(s) => s.tell(results),
-            AnySearcher::Cmaes(s) => s.tell(results),
-            AnySearcher::Nsga2(s) => s.tell(results),
-        }
+    fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
+        self.inner_mut().ask(trial)
+    }
+
+    fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {
+        self.inner_mut().tell(trial, outcome)
+    }
+
+    fn pending(&self) -> Vec<u64> {
+        self.inner().pending()
     }
 }

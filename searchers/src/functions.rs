@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::cmaes::{CmaEs, CmaEsOptions};
-use crate::{Bounds, Outcome, Searcher};
+use crate::{Bounds, Outcome, Problem, Searcher};
 
 /// `Σ xᵢ²`; minimum 0 at the origin.
 pub fn sphere(x: &[f64]) -> f64 {
@@ -86,24 +86,28 @@ pub fn run_cmaes(f: TestFn, d: usize, seed: u64, budget: u64) -> RunResult {
     let bounds =
         Bounds::new(vec![-HALF_WIDTH; d], vec![HALF_WIDTH; d]).expect("the benchmark box is valid");
     let mut es = CmaEs::new(
-        bounds,
+        Problem::single(bounds),
         Some(start_point(d, seed)),
         CmaEsOptions::default(),
         seed,
     )
     .expect("default options are valid");
     let mut best = f64::INFINITY;
+    let mut trial = 0;
     while es.evaluations() < budget {
-        let xs = es.ask(es.popsize());
-        let told: Vec<(Vec<f64>, Outcome)> = xs
-            .into_iter()
-            .map(|x| {
-                let v = f(&x);
-                best = best.min(v);
-                (x, Outcome::Values(vec![v]))
-            })
+        // One generation: ask λ trials, then tell them in ask order.
+        let ids = trial..trial + es.popsize() as u64;
+        trial = ids.end;
+        let xs: Vec<Vec<f64>> = ids
+            .clone()
+            .map(|t| es.ask(t).expect("fresh trial ids"))
             .collect();
-        es.tell(&told);
+        for (t, x) in ids.zip(xs) {
+            let v = f(&x);
+            best = best.min(v);
+            es.tell(t, &Outcome::scored(vec![v]))
+                .expect("trial ids asked above");
+        }
         if best < TARGET {
             return RunResult {
                 evals_to_target: Some(es.evaluations()),

@@ -1,8 +1,10 @@
 //! Ask/tell searchers over a box `[lo, hi]^d`, and multi-objective utilities.
 //!
-//! Pure numerics: no candle, no I/O. Every searcher implements [`Searcher`]: `ask` proposes
-//! points, `tell` reports their (minimized) objectives or a failure. State is serde-
-//! serializable so a study can snapshot a searcher and resume it bit for bit.
+//! Pure numerics: no candle, no I/O. Every searcher solves a [`Problem`] (box, objectives with
+//! directions, constraints) and implements [`Searcher`]: `ask(trial)` proposes the point for a
+//! trial id, `tell(trial, outcome)` reports its objectives and constraint violations or a
+//! failure, in any order (the ticket protocol of [`searcher`]). State is serde-serializable so
+//! a study can snapshot a searcher, pending trials included, and resume it bit for bit.
 #![warn(missing_docs)]
 
 pub mod cmaes;
@@ -10,13 +12,16 @@ pub mod config;
 pub mod functions;
 pub mod nsga2;
 pub mod pareto;
+pub mod problem;
 pub mod random;
 mod rng;
 pub mod searcher;
+mod tickets;
 
 pub use cmaes::{CmaEs, CmaEsOptions};
 pub use config::{build, AnySearcher, SearcherConfig};
 pub use nsga2::Nsga2;
+pub use problem::{Problem, Sense, PENALTY};
 pub use random::{RandomSearch, Sampler};
 pub use searcher::{Bounds, Outcome, Searcher};
 
@@ -29,4 +34,16 @@ pub enum SearchError {
     /// A searcher configuration that cannot work (names the field).
     #[error("bad searcher config: {0}")]
     Config(String),
+    /// A problem description that does not fit together (names the field).
+    #[error("bad problem: {0}")]
+    Problem(String),
+    /// `ask` for a trial id that was asked before.
+    #[error("trial {0} was already asked")]
+    AlreadyAsked(u64),
+    /// `tell` for a trial id that was never asked.
+    #[error("trial {0} was never asked")]
+    UnknownTrial(u64),
+    /// `tell` for a trial id that was already told.
+    #[error("trial {0} was already told")]
+    AlreadyTold(u64),
 }

@@ -1,10 +1,13 @@
 //! NSGA-II (Deb et al. 2002) over a box, as an ask/tell [`Searcher`] for several objectives.
 //!
-//! - **Objectives.** Every value of [`Outcome::Values`] is used, all minimized. The number of
-//!   objectives `m` is fixed by the first non-empty vector told; a vector of another length, or
-//!   with a non-finite value, counts as a failure. Failed points rank behind every scored
-//!   point (rank `usize::MAX`, crowding 0): they survive only while the population has room.
-//! - **Population.** `N = popsize` (even, ≥ 4; default [`default_popsize`]). The first
+//! - **Objectives.** The vector view of the [`Problem`] ([`Problem::penalized_vector`]): the
+//!   minimized objectives, each plus [`crate::PENALTY`] times the total constraint violation.
+//!   The number of objectives `m` is the problem's; an outcome of another length, or with a
+//!   non-finite value, counts as a failure. Failed points rank behind every scored point
+//!   (rank `usize::MAX`, crowding 0): they survive only while the population has room.
+//! - **Population.** `N = popsize` (even, ≥ 4, at most [`max_popsize`]: the non-dominated
+//!   sort of `2N` points keeps up to `2N²` dominance links, and 16·N² bytes must fit in
+//!   [`crate::cmaes::MAX_STATE_BYTES`]; default [`default_popsize`]). The first
 //!   generation is `x0` (if given) plus uniform points of the box (seeded ChaCha8).
 //! - **Generation.** `N` offspring are bred from the parents `P`: binary tournament by the
 //!   crowded comparison (lower rank, then larger crowding distance, Sec. III-C), simulated
@@ -15,13 +18,15 @@
 //!   Rank and crowding for the tournament are computed within `P`'s own fronts. Once all `N`
 //!   offspring `Q` are told, `P ∪ Q` is cut back to `N` by front rank, the last front that
 //!   does not fit by crowding distance (Sec. III-C, using [`crate::pareto`]).
-//! - **Protocol.** Offspring are handed out in order. When `ask` wants more points than the
-//!   open generation has left, the next generation is bred from the current (not yet
-//!   updated) parents — or sampled uniformly while no generation has been told — and handed
-//!   out too; each is merged into whatever the parents are when it is fully told. `tell`
-//!   consumes outcomes in ask order.
+//! - **Protocol** (trial tickets, see [`crate::searcher`]). Offspring are handed out one
+//!   trial at a time, each remembering its trial id. When every point of the open generations
+//!   has been handed out, the next generation is bred from the current (not yet updated)
+//!   parents — or sampled uniformly while no generation has been merged — and handed out too.
+//!   A tell fills its trial's slot wherever that generation is in the queue; generations are
+//!   merged into the parents once fully told, oldest first (a complete later generation waits
+//!   for an earlier incomplete one), so the result does not depend on the order of the tells.
 //!
-//! The whole state (RNG, pending generations) is serde-serializable: snapshot → restore →
+//! The whole state (RNG, pending generations and their trial ids) is serde-serializable: snapshot → restore →
 //! continue gives the same asks as continuing.
 //!
 //! ## References
@@ -46,8 +51,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::cmaes::MAX_STATE_BYTES;
 use crate::pareto::{crowding_distance, non_dominated_sort};
-use crate::{Bounds, Outcome, SearchError, Searcher};
+use crate::tickets::Tickets;
+use crate::{Outcome, Problem, SearchError, Searcher};
 
 /// SBX distribution index `η_c`.
 pub const ETA_C: f64 = 15.0;
@@ -65,6 +72,17 @@ pub fn default_popsize(d: usize) -> usize {
     (2 * crate::cmaes::default_popsize(d)).max(8)
 }
 
+/// Largest population (any dimension): the non-dominated sort of parents ∪ offspring (`2N`
+/// points) may keep `2N²` dominance links of 8 bytes, which must fit in
+/// [`MAX_STATE_BYTES`]; and a generation's points (`N·d` floats, twice: parents and
+/// offspring) must fit too.
+pub fn max_popsize(d: usize) -> usize {
+    let sort = ((MAX_STATE_BYTES / 16) as f64).sqrt() as usize;
+    let points = MAX_STATE_BYTES / (16 * d.max(1));
+    // Even, like every population.
+    sort.min(points) / 2 * 2
+}
+
 /// A member of the population: the point and its objectives (`None` = failed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Member {
@@ -75,60 +93,86 @@ struct Member {
 /// A generation being handed out and told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Pending {
+    /// Serial number of the generation (the key of a pending trial's slot).
+    seq: u64,
     xs: Vec<Vec<f64>>,
+    /// Points handed out so far (always the first ones).
     handed: usize,
-    told: Vec<Option<Vec<f64>>>,
+    /// Penalized objectives per point: `None` = not told yet, `Some(None)` = failed.
+    told: Vec<Option<Option<Vec<f64>>>>,
+    /// Points told so far.
+    n_told: usize,
 }
+
+/// Where a pending trial's point is: generation serial number and index in it.
+type Slot = (u64, usize);
 
 /// NSGA-II over a box; see the module docs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Nsga2 {
-    bounds: Bounds,
+    problem: Problem,
     popsize: usize,
     #[serde(with = "crate::rng")]
     rng: ChaCha8Rng,
     /// Start point, put into the first generation bred (then `None`).
     x0: Option<Vec<f64>>,
-    /// Number of objectives, once known.
-    n_obj: Option<usize>,
     parents: Vec<Member>,
     queue: VecDeque<Pending>,
+    /// Serial number of the next generation bred.
+    next_seq: u64,
+    tickets: Tickets<Slot>,
     generation: u64,
     evaluations: u64,
 }
 
 impl Nsga2 {
-    /// An NSGA-II over `bounds` with population `popsize` (`None` = [`default_popsize`]),
-    /// seeding the first generation with `x0`. Errors name the field.
+    /// An NSGA-II for `problem` (its vector view) with population `popsize` (`None` =
+    /// [`default_popsize`]), seeding the first generation with `x0`. Errors name the field.
     pub fn new(
-        bounds: Bounds,
+        problem: Problem,
         x0: Option<Vec<f64>>,
         popsize: Option<usize>,
         seed: u64,
     ) -> Result<Self, SearchError> {
-        let d = bounds.dim();
+        let d = problem.bounds.dim();
         if let Some(p) = popsize {
             if p < 4 || p % 2 != 0 {
                 return Err(SearchError::Config(format!(
                     "popsize must be an even number >= 4, got {p}"
                 )));
             }
+            if p > max_popsize(d) {
+                return Err(SearchError::Config(format!(
+                    "searcher.popsize must be <= {} in {d} dimensions (the non-dominated sort \
+                     and the population within {} GiB), got {p}",
+                    max_popsize(d),
+                    MAX_STATE_BYTES >> 30
+                )));
+            }
+        }
+        if 4 > max_popsize(d) {
+            return Err(SearchError::Config(format!(
+                "a {d}-dimensional search box leaves NSGA-II no room for a population within {} \
+                 GiB",
+                MAX_STATE_BYTES >> 30
+            )));
         }
         if let Some(x) = &x0 {
-            if !bounds.contains(x) {
+            if !problem.bounds.contains(x) {
                 return Err(SearchError::Config(format!(
                     "x0 must be a point of the {d}-dimensional search box, got {x:?}"
                 )));
             }
         }
         Ok(Self {
-            popsize: popsize.unwrap_or_else(|| default_popsize(d)),
-            bounds,
+            popsize: popsize.unwrap_or_else(|| default_popsize(d).min(max_popsize(d))),
+            problem,
             rng: ChaCha8Rng::seed_from_u64(seed),
             x0,
-            n_obj: None,
             parents: Vec::new(),
             queue: VecDeque::new(),
+            next_seq: 0,
+            tickets: Tickets::default(),
             generation: 0,
             evaluations: 0,
         })
@@ -144,17 +188,18 @@ impl Nsga2 {
         self.generation
     }
 
-    /// Outcomes told so far.
+    /// Outcomes told so far (failed ones included).
     pub fn evaluations(&self) -> u64 {
         self.evaluations
     }
 
-    /// Number of objectives, once a scored outcome has fixed it.
-    pub fn n_objectives(&self) -> Option<usize> {
-        self.n_obj
+    /// Number of objectives (the problem's).
+    pub fn n_objectives(&self) -> usize {
+        self.problem.objectives()
     }
 
-    /// The current population (parents): each point with its objectives, `None` if failed.
+    /// The current population (parents): each point with its penalized, minimized objectives,
+    /// `None` if failed.
     /// Empty until the first generation is fully told.
     pub fn population(&self) -> Vec<(Vec<f64>, Option<Vec<f64>>)> {
         self.parents
@@ -163,7 +208,8 @@ impl Nsga2 {
             .collect()
     }
 
-    /// The non-dominated scored members of the population, as `(point, objectives)`.
+    /// The non-dominated scored members of the population, as `(point, objectives)`; the
+    /// objectives are the penalized vector view (minimized).
     pub fn front(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
         let (rank, _) = rank_and_crowding(&self.parents, self.m());
         self.parents
@@ -174,16 +220,17 @@ impl Nsga2 {
             .collect()
     }
 
-    /// Objective count for sorting; 1 while unknown (then every member failed anyway).
+    /// Objective count for sorting.
     fn m(&self) -> usize {
-        self.n_obj.unwrap_or(1)
+        self.problem.objectives()
     }
 
     fn uniform(&mut self) -> Vec<f64> {
-        let mut x: Vec<f64> = (0..self.dim())
-            .map(|i| self.bounds.lo[i] + self.rng.random::<f64>() * self.bounds.width(i))
+        let b = &self.problem.bounds;
+        let mut x: Vec<f64> = (0..b.dim())
+            .map(|i| b.lo[i] + self.rng.random::<f64>() * b.width(i))
             .collect();
-        self.bounds.clip(&mut x);
+        b.clip(&mut x);
         x
     }
 
@@ -206,12 +253,18 @@ impl Nsga2 {
                 let b = self.tournament(&rank, &crowd);
                 let (p1, p2) = (&self.parents[a].x, &self.parents[b].x);
                 let (c1, c2) = if self.rng.random::<f64>() <= P_C {
-                    variation::sbx(p1, p2, &self.bounds, ETA_C, &mut self.rng)
+                    variation::sbx(p1, p2, &self.problem.bounds, ETA_C, &mut self.rng)
                 } else {
                     (p1.clone(), p2.clone())
                 };
                 for mut c in [c1, c2] {
-                    variation::polynomial_mutation(&mut c, &self.bounds, ETA_M, p_m, &mut self.rng);
+                    variation::polynomial_mutation(
+                        &mut c,
+                        &self.problem.bounds,
+                        ETA_M,
+                        p_m,
+                        &mut self.rng,
+                    );
                     // A copy of a parent or of an earlier child would be evaluated again for
                     // nothing (and crowds the population): bred anew, as pymoo does
                     // (`eliminate_duplicates`), up to a cap so `ask` always answers.
@@ -224,10 +277,13 @@ impl Nsga2 {
                 }
             }
         }
+        self.next_seq += 1;
         Pending {
+            seq: self.next_seq - 1,
+            told: vec![None; xs.len()],
             xs,
             handed: 0,
-            told: Vec::new(),
+            n_told: 0,
         }
     }
 
@@ -250,7 +306,11 @@ impl Nsga2 {
     /// Environmental selection: the parents become the best `N` of parents ∪ `g`.
     fn merge(&mut self, g: Pending) {
         let mut pool = std::mem::take(&mut self.parents);
-        pool.extend(g.xs.into_iter().zip(g.told).map(|(x, f)| Member { x, f }));
+        pool.extend(
+            g.xs.into_iter()
+                .zip(g.told)
+                .map(|(x, f)| Member { x, f: f.flatten() }),
+        );
         let (rank, crowd) = rank_and_crowding(&pool, self.m());
         let mut order: Vec<usize> = (0..pool.len()).collect();
         // Crowded-comparison order: rank ascending, crowding descending; stable, so among
@@ -261,18 +321,6 @@ impl Nsga2 {
         let mut pool: Vec<Option<Member>> = pool.into_iter().map(Some).collect();
         self.parents = order.into_iter().filter_map(|i| pool[i].take()).collect();
         self.generation += 1;
-    }
-
-    /// Objectives of one outcome, `None` where it counts as a failure (module docs).
-    fn objectives(&mut self, outcome: &Outcome) -> Option<Vec<f64>> {
-        let Outcome::Values(v) = outcome else {
-            return None;
-        };
-        if v.is_empty() {
-            return None;
-        }
-        let m = *self.n_obj.get_or_insert(v.len());
-        (v.len() == m && v.iter().all(|x| x.is_finite())).then(|| v.clone())
     }
 }
 
@@ -298,51 +346,53 @@ fn rank_and_crowding(members: &[Member], m: usize) -> (Vec<usize>, Vec<f64>) {
 }
 
 impl Searcher for Nsga2 {
-    fn dim(&self) -> usize {
-        self.bounds.dim()
+    fn problem(&self) -> &Problem {
+        &self.problem
     }
 
-    fn ask(&mut self, n: usize) -> Vec<Vec<f64>> {
-        let mut out = Vec::with_capacity(n);
-        while out.len() < n {
-            let open = self.queue.iter().position(|g| g.handed < g.xs.len());
-            let i = match open {
-                Some(i) => i,
-                None => {
-                    let g = self.breed();
-                    self.queue.push_back(g);
-                    self.queue.len() - 1
-                }
-            };
-            let g = &mut self.queue[i];
-            while out.len() < n && g.handed < g.xs.len() {
-                out.push(g.xs[g.handed].clone());
-                g.handed += 1;
-            }
-        }
-        out
+    fn multi_objective(&self) -> bool {
+        true
     }
 
-    fn tell(&mut self, results: &[(Vec<f64>, Outcome)]) {
-        for (_, outcome) in results {
-            // Outcomes beyond what was asked have no point to belong to: ignored.
-            if !self.queue.iter().any(|g| g.told.len() < g.handed) {
-                return;
+    fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
+        self.tickets.check_ask(trial)?;
+        let open = self.queue.iter().position(|g| g.handed < g.xs.len());
+        let i = match open {
+            Some(i) => i,
+            None => {
+                let g = self.breed();
+                self.queue.push_back(g);
+                self.queue.len() - 1
             }
-            let f = self.objectives(outcome);
-            if let Some(g) = self.queue.iter_mut().find(|g| g.told.len() < g.handed) {
-                g.told.push(f);
-            }
-            self.evaluations += 1;
-            while self
-                .queue
-                .front()
-                .is_some_and(|g| g.told.len() == g.xs.len())
-            {
-                if let Some(g) = self.queue.pop_front() {
-                    self.merge(g);
-                }
+        };
+        let g = &mut self.queue[i];
+        let k = g.handed;
+        g.handed += 1;
+        self.tickets.ask(trial, (g.seq, k));
+        Ok(g.xs[k].clone())
+    }
+
+    fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {
+        self.tickets.check_tell(trial)?;
+        let f = self.problem.penalized_vector(outcome);
+        let Some((seq, k)) = self.tickets.tell(trial) else {
+            return Err(SearchError::UnknownTrial(trial));
+        };
+        // A pending trial's generation stays queued until all its points are told.
+        if let Some(g) = self.queue.iter_mut().find(|g| g.seq == seq) {
+            g.told[k] = Some(f);
+            g.n_told += 1;
+        }
+        self.evaluations += 1;
+        while self.queue.front().is_some_and(|g| g.n_told == g.xs.len()) {
+            if let Some(g) = self.queue.pop_front() {
+                self.merge(g);
             }
         }
+        Ok(())
+    }
+
+    fn pending(&self) -> Vec<u64> {
+        self.tickets.pending()
     }
 }

@@ -1,7 +1,9 @@
 //! Model-free sampling of the box: uniform, scrambled Sobol, or Latin hypercube.
 //!
 //! [`RandomSearch`] ignores what it is told; it is the baseline every model-based searcher has
-//! to beat, and the initial design for those that need one.
+//! to beat, and the initial design for those that need one. The point for a trial is the next
+//! point of its sequence in ask order, whatever the trial ids; tells only clear pending ids
+//! (still validated, like every searcher's: see [`crate::searcher`]).
 //!
 //! ## References
 //!
@@ -10,13 +12,19 @@
 //! - M. D. McKay, R. J. Beckman, W. J. Conover, "A Comparison of Three Methods for Selecting
 //!   Values of Input Variables in the Analysis of Output from a Computer Code",
 //!   Technometrics 21(2), 1979 (Latin hypercube sampling).
+//! - D. R. Jones, M. Schonlau, W. J. Welch, "Efficient Global Optimization of Expensive
+//!   Black-Box Functions", J. Global Optimization 13:455–492, 1998 (an initial design of
+//!   about `10·d` points: the default Latin hypercube block).
+
+use std::collections::VecDeque;
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::{Bounds, Outcome, Searcher};
+use crate::tickets::Tickets;
+use crate::{Outcome, Problem, SearchError, Searcher};
 
 /// How [`RandomSearch`] places its points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -28,8 +36,9 @@ pub enum Sampler {
     /// Owen-scrambled Sobol sequence: the first `2^k` points are a (0, k, 1)-net in every
     /// coordinate (each of the `2^j` equal sub-intervals of an axis holds `2^(k-j)` points).
     Sobol,
-    /// Latin hypercube per `ask(n)` batch: every coordinate's `n` strata `[k/n, (k+1)/n)` hold
-    /// exactly one point each.
+    /// Latin hypercubes in blocks of `n` consecutive asks (default [`default_lhs_block`], see
+    /// [`RandomSearch::set_lhs_block`]): in each block, every coordinate's `n` strata
+    /// `[k/n, (k+1)/n)` hold exactly one point each.
     Lhs,
 }
 
@@ -38,10 +47,15 @@ const SOBOL_DIMS: usize = 256;
 /// Points per `sobol_burley` sequence (the crate's maximum is 2^16).
 const SOBOL_LEN: u64 = 1 << 16;
 
+/// Default Latin hypercube block: `10·d` points (Jones et al. 1998's initial design size).
+pub fn default_lhs_block(d: usize) -> usize {
+    10 * d
+}
+
 /// Random search over a box with a seeded ChaCha8 generator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RandomSearch {
-    bounds: Bounds,
+    problem: Problem,
     sampler: Sampler,
     #[serde(with = "crate::rng")]
     rng: ChaCha8Rng,
@@ -49,20 +63,41 @@ pub struct RandomSearch {
     sobol_seed: u32,
     /// Points handed out so far (the next Sobol index).
     asked: u64,
+    /// Size of the next Latin hypercube blocks.
+    lhs_block: usize,
+    /// Unit-cube points of the current Latin hypercube block not yet handed out, in order.
+    lhs_left: VecDeque<Vec<f64>>,
+    tickets: Tickets<()>,
 }
 
 impl RandomSearch {
-    /// A random search over `bounds`; the same `seed` gives the same points.
-    pub fn new(bounds: Bounds, sampler: Sampler, seed: u64) -> Self {
+    /// A random search over `problem`'s box; the same `seed` gives the same points.
+    pub fn new(problem: Problem, sampler: Sampler, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let sobol_seed = rng.random();
         Self {
-            bounds,
+            lhs_block: default_lhs_block(problem.bounds.dim()),
+            problem,
             sampler,
             rng,
             sobol_seed,
             asked: 0,
+            lhs_left: VecDeque::new(),
+            tickets: Tickets::default(),
         }
+    }
+
+    /// Makes the next `n ≥ 1` asks (and every later block of `n`) a Latin hypercube of their
+    /// own, dropping what is left of the current block. Only [`Sampler::Lhs`] uses it.
+    pub fn set_lhs_block(&mut self, n: usize) -> Result<(), SearchError> {
+        if n == 0 {
+            return Err(SearchError::Config(
+                "the Latin hypercube block must hold at least one point".into(),
+            ));
+        }
+        self.lhs_block = n;
+        self.lhs_left.clear();
+        Ok(())
     }
 
     /// The sampler in use.
@@ -88,14 +123,48 @@ impl RandomSearch {
     }
 
     fn to_box(&self, u: &[f64]) -> Vec<f64> {
+        let b = &self.problem.bounds;
         let mut x: Vec<f64> = u
             .iter()
             .enumerate()
-            .map(|(i, ui)| self.bounds.lo[i] + ui * self.bounds.width(i))
+            .map(|(i, ui)| b.lo[i] + ui * b.width(i))
             .collect();
         // Rounding of lo + u·width may land a hair outside; the box is a hard promise.
-        self.bounds.clip(&mut x);
+        b.clip(&mut x);
         x
+    }
+
+    /// A Latin hypercube of `n` points in the unit cube.
+    fn lhs(&mut self, n: usize) -> Vec<Vec<f64>> {
+        let d = self.problem.bounds.dim();
+        let mut pts = vec![vec![0.0; d]; n];
+        let mut perm: Vec<usize> = (0..n).collect();
+        for j in 0..d {
+            perm.shuffle(&mut self.rng);
+            for (p, stratum) in pts.iter_mut().zip(&perm) {
+                let u: f64 = self.rng.random();
+                // Stays below (stratum + 1) / n: u < 1 and the division rounds down at worst
+                // to the stratum's upper edge, which `min` guards.
+                p[j] = ((*stratum as f64 + u) / n as f64).min(1.0);
+            }
+        }
+        pts
+    }
+
+    /// The next unit-cube point of the sequence.
+    fn next_unit(&mut self) -> Vec<f64> {
+        let d = self.problem.bounds.dim();
+        match self.sampler {
+            Sampler::Uniform => (0..d).map(|_| self.rng.random::<f64>()).collect(),
+            Sampler::Sobol => (0..d).map(|j| self.sobol(self.asked, j)).collect(),
+            Sampler::Lhs => {
+                if self.lhs_left.is_empty() {
+                    let block = self.lhs(self.lhs_block);
+                    self.lhs_left.extend(block);
+                }
+                self.lhs_left.pop_front().unwrap_or_default()
+            }
+        }
     }
 }
 
@@ -108,37 +177,29 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 impl Searcher for RandomSearch {
-    fn dim(&self) -> usize {
-        self.bounds.dim()
+    fn problem(&self) -> &Problem {
+        &self.problem
     }
 
-    fn ask(&mut self, n: usize) -> Vec<Vec<f64>> {
-        let d = self.dim();
-        let unit: Vec<Vec<f64>> = match self.sampler {
-            Sampler::Uniform => (0..n)
-                .map(|_| (0..d).map(|_| self.rng.random::<f64>()).collect())
-                .collect(),
-            Sampler::Sobol => (0..n as u64)
-                .map(|k| (0..d).map(|j| self.sobol(self.asked + k, j)).collect())
-                .collect(),
-            Sampler::Lhs => {
-                let mut pts = vec![vec![0.0; d]; n];
-                let mut perm: Vec<usize> = (0..n).collect();
-                for j in 0..d {
-                    perm.shuffle(&mut self.rng);
-                    for (p, stratum) in pts.iter_mut().zip(&perm) {
-                        let u: f64 = self.rng.random();
-                        // Stays below (stratum + 1) / n: u < 1 and the division rounds down
-                        // at worst to the stratum's upper edge, which `min` guards.
-                        p[j] = ((*stratum as f64 + u) / n as f64).min(1.0);
-                    }
-                }
-                pts
-            }
-        };
-        self.asked += n as u64;
-        unit.iter().map(|u| self.to_box(u)).collect()
+    fn multi_objective(&self) -> bool {
+        false
     }
 
-    fn tell(&mut self, _results: &[(Vec<f64>, Outcome)]) {}
+    fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
+        self.tickets.check_ask(trial)?;
+        let u = self.next_unit();
+        self.asked += 1;
+        self.tickets.ask(trial, ());
+        Ok(self.to_box(&u))
+    }
+
+    fn tell(&mut self, trial: u64, _outcome: &Outcome) -> Result<(), SearchError> {
+        self.tickets.check_tell(trial)?;
+        self.tickets.tell(trial);
+        Ok(())
+    }
+
+    fn pending(&self) -> Vec<u64> {
+        self.tickets.pending()
+    }
 }

@@ -1,8 +1,40 @@
 //! The ask/tell interface every searcher implements, and the box it searches.
+//!
+//! ## The ticket protocol
+//!
+//! A study hands each trial an id from its storage and asks the searcher for that trial's
+//! point: `ask(trial) → x`. When the trial has been evaluated, it reports `tell(trial,
+//! outcome)`. Between the two any number of other trials may be asked and told: workers
+//! finish in any order, a crashed study resumes with some trials re-run, ids have gaps where
+//! trials were abandoned. So a searcher
+//!
+//! - keys everything on the trial id, never on the order of calls: a tell fills the slot of
+//!   the point that was handed to that id, wherever it sits;
+//! - refuses, without changing any state, an id asked twice ([`SearchError::AlreadyAsked`]),
+//!   a tell for an id never asked ([`SearchError::UnknownTrial`]) and a second tell
+//!   ([`SearchError::AlreadyTold`]), so a driver bug cannot silently corrupt the model;
+//! - lists the ids still pending ([`Searcher::pending`]), which a resumed study compares with
+//!   its storage;
+//! - serializes all of it, so a snapshot taken with trials pending restores to the same
+//!   future asks.
+//!
+//! This is optuna's ask-and-tell interface (`study.ask()` returns a trial carrying its number;
+//! `study.tell(trial_or_number, values_or_state)` may come later and out of order, and telling
+//! a finished trial again is an error), applied to searchers that are population based in the
+//! way of the CyberAgentAILab `cmaes` library: there, `ask()` draws one candidate at a time
+//! from the current distribution and `tell()` takes a whole generation of
+//! (candidate, value) pairs at once and updates the distribution. Here the searcher itself
+//! collects the generation from individual tickets: a population searcher hands out the
+//! points of a generation one ticket at a time (sampling the next generation ahead when asked
+//! for more), and updates its model once every ticket of the oldest outstanding generation
+//! has been told.
+//!
+//! Outcomes are in the problem's own units and directions; the searcher turns them into what
+//! it ranks through its [`Problem`] (the penalized scalar or vector view).
 
 use serde::{Deserialize, Serialize};
 
-use crate::SearchError;
+use crate::{Problem, SearchError};
 
 /// The search box `[lo, hi]^d`: every searcher proposes points inside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,29 +91,52 @@ impl Bounds {
     }
 }
 
-/// What became of a proposed point.
+/// What became of the point asked for one trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
-    /// Objective values, all **minimized** (the caller negates maximized metrics).
-    /// Single-objective searchers use the first value.
-    Values(Vec<f64>),
-    /// The candidate could not be scored (crash, NaN, timeout): searchers rank it below
-    /// every scored point rather than dropping it.
+    /// Objective values in the problem's own units and directions (NOT minimized), and one
+    /// violation per constraint (>= 0, 0 = satisfied).
+    Scored {
+        /// One value per objective of the [`Problem`], in its units and direction.
+        objectives: Vec<f64>,
+        /// One violation per constraint of the [`Problem`] (`0` = satisfied).
+        violations: Vec<f64>,
+    },
+    /// Could not be scored (crash, NaN, timeout).
     Failed,
 }
 
-/// An ask/tell optimizer over a [`Bounds`] box.
-///
-/// Protocol: `ask` hands out points; `tell` reports outcomes **in the order the points were
-/// asked** (possibly a few at a time). A searcher may hand out more points than one
-/// generation needs; it updates its model whenever enough outcomes have arrived.
+impl Outcome {
+    /// A scored outcome without constraints.
+    pub fn scored(objectives: Vec<f64>) -> Self {
+        Outcome::Scored {
+            objectives,
+            violations: Vec::new(),
+        }
+    }
+}
+
+/// An ask/tell optimizer over the box of a [`Problem`], with trial tickets (module docs).
 pub trait Searcher {
+    /// The problem this searcher was built for.
+    fn problem(&self) -> &Problem;
+
     /// Dimension of the box.
-    fn dim(&self) -> usize;
+    fn dim(&self) -> usize {
+        self.problem().bounds.dim()
+    }
 
-    /// Proposes `n` new points inside the box.
-    fn ask(&mut self, n: usize) -> Vec<Vec<f64>>;
+    /// Whether it ranks the full objective vector (NSGA-II) rather than the weighted scalar.
+    fn multi_objective(&self) -> bool;
 
-    /// Reports outcomes of earlier asked points, oldest first.
-    fn tell(&mut self, results: &[(Vec<f64>, Outcome)]);
+    /// Proposes the point for trial `trial` (ids come from the study's storage: unique, but
+    /// any order and with gaps). Error if `trial` was asked before.
+    fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError>;
+
+    /// Reports trial `trial`'s outcome; tells may come in any order and several trials may be
+    /// pending. Error if `trial` was never asked or was already told.
+    fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError>;
+
+    /// Trials asked and not yet told, ascending.
+    fn pending(&self) -> Vec<u64>;
 }

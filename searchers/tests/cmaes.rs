@@ -2,21 +2,22 @@
 
 mod common;
 
+use common::batch;
 use mergesearch_searchers::functions::{rastrigin, rosenbrock, run_cmaes, sphere};
 use mergesearch_searchers::{
-    build, AnySearcher, Bounds, CmaEs, CmaEsOptions, Outcome, Searcher, SearcherConfig,
+    build, AnySearcher, Bounds, CmaEs, CmaEsOptions, Outcome, Problem, Searcher, SearcherConfig,
 };
 
 #[test]
 fn cmaes_passes_the_conformance_checks() {
-    common::conformance(|seed| {
+    common::conformance(|problem, seed| {
         build(
             &SearcherConfig::Cmaes {
                 sigma0: None,
                 popsize: None,
                 max_restarts: None,
             },
-            common::test_box(4),
+            problem,
             None,
             seed,
         )
@@ -52,24 +53,19 @@ fn rosenbrock_10d_reaches_1e_8_within_about_1e4_evaluations() {
     }
 }
 
-/// Minimizes `f` by ask/tell with `batch` points per ask, checking every point is in `b`.
-fn minimize(es: &mut CmaEs, b: &Bounds, f: impl Fn(&[f64]) -> f64, evals: usize, batch: usize) {
-    let mut n = 0;
-    while n < evals {
-        let xs = es.ask(batch);
-        for x in &xs {
-            assert!(b.contains(x), "{x:?} is outside the box");
+/// Minimizes `f` by ask/tell with `n` trials asked at a time (told in ask order), checking
+/// every point is in `b`.
+fn minimize(es: &mut CmaEs, b: &Bounds, f: impl Fn(&[f64]) -> f64, evals: usize, n: usize) {
+    let mut next = 0;
+    while (next as usize) < evals {
+        for x in batch(es, &mut next, n, |x| Outcome::scored(vec![f(x)])) {
+            assert!(b.contains(&x), "{x:?} is outside the box");
         }
-        let o: Vec<_> = xs
-            .into_iter()
-            .map(|x| {
-                let v = f(&x);
-                (x, Outcome::Values(vec![v]))
-            })
-            .collect();
-        es.tell(&o);
-        n += batch;
     }
+}
+
+fn single(b: &Bounds) -> Problem {
+    Problem::single(b.clone())
 }
 
 #[test]
@@ -80,7 +76,7 @@ fn optimum_outside_the_box_converges_to_the_corner_with_in_box_points() {
     let b = Bounds::new(vec![-5.0; d], vec![5.0; d]).unwrap();
     let f = |x: &[f64]| x.iter().map(|v| (v - 7.0).powi(2)).sum::<f64>();
     for batch in [3, 8] {
-        let mut es = CmaEs::new(b.clone(), None, CmaEsOptions::default(), 4).unwrap();
+        let mut es = CmaEs::new(single(&b), None, CmaEsOptions::default(), 4).unwrap();
         minimize(&mut es, &b, f, 3_000, batch);
         let (x, v) = es.best().unwrap();
         assert!((v - 20.0).abs() < 1e-6, "best {v} at {x:?}");
@@ -96,38 +92,31 @@ fn failed_outcomes_rank_last_and_do_no_harm() {
     // optimum (-1, …, -1) lies in the scored region, and the run must still reach it.
     let d = 4;
     let b = Bounds::new(vec![-5.0; d], vec![5.0; d]).unwrap();
-    let mut es = CmaEs::new(b.clone(), Some(vec![-3.0; d]), CmaEsOptions::default(), 9).unwrap();
+    let mut es = CmaEs::new(single(&b), Some(vec![-3.0; d]), CmaEsOptions::default(), 9).unwrap();
     let shifted = |x: &[f64]| sphere(&x.iter().map(|v| v + 1.0).collect::<Vec<_>>());
-    let mut n = 0;
-    while n < 3_000 {
-        let xs = es.ask(5);
-        let o: Vec<_> = xs
-            .into_iter()
-            .map(|x| {
-                let o = if x[1] > 0.0 {
-                    Outcome::Failed
-                } else {
-                    Outcome::Values(vec![shifted(&x)])
-                };
-                (x, o)
-            })
-            .collect();
-        es.tell(&o);
-        n += 5;
+    let mut next = 0;
+    while next < 3_000 {
+        batch(&mut es, &mut next, 5, |x| {
+            if x[1] > 0.0 {
+                Outcome::Failed
+            } else {
+                Outcome::scored(vec![shifted(x)])
+            }
+        });
     }
     let (x, v) = es.best().unwrap();
     assert!(v < 1e-8, "best {v} at {x:?}");
 
     // A generation that is all failures teaches nothing and crashes nothing.
-    let mut es = CmaEs::new(b.clone(), None, CmaEsOptions::default(), 1).unwrap();
+    let mut es = CmaEs::new(single(&b), None, CmaEsOptions::default(), 1).unwrap();
+    let mut next = 0;
     for _ in 0..30 {
-        let xs = es.ask(es.popsize());
-        let o: Vec<_> = xs.into_iter().map(|x| (x, Outcome::Failed)).collect();
-        es.tell(&o);
+        let n = es.popsize();
+        batch(&mut es, &mut next, n, |_| Outcome::Failed);
     }
     assert!(es.best().is_none());
     assert!(es.sigma().is_finite() && es.sigma() > 0.0);
-    assert!(b.contains(&es.ask(1)[0]));
+    assert!(b.contains(&es.ask(next).unwrap()));
 }
 
 #[test]
@@ -140,60 +129,42 @@ fn a_failed_point_ranks_below_a_terrible_score() {
         popsize: Some(6),
         ..CmaEsOptions::default()
     };
-    let mut a = CmaEs::new(b.clone(), None, opts.clone(), 2).unwrap();
+    let mut a = CmaEs::new(single(&b), None, opts.clone(), 2).unwrap();
     let mut c = a.clone();
-    let xs = a.ask(6);
-    assert_eq!(xs, c.ask(6));
+    let ids: Vec<u64> = (0..6).collect();
+    let xs = common::ask_ids(&mut a, &ids);
+    assert_eq!(xs, common::ask_ids(&mut c, &ids));
     let vals: Vec<f64> = xs.iter().map(|x| sphere(x)).collect();
     let best = (0..6).min_by(|&i, &j| vals[i].total_cmp(&vals[j])).unwrap();
-    let failed: Vec<_> = xs
-        .iter()
-        .enumerate()
-        .map(|(i, x)| {
-            (
-                x.clone(),
-                if i == best {
-                    Outcome::Failed
-                } else {
-                    Outcome::Values(vec![vals[i]])
-                },
-            )
-        })
-        .collect();
-    let worst: Vec<_> = xs
-        .iter()
-        .enumerate()
-        .map(|(i, x)| {
-            (
-                x.clone(),
-                Outcome::Values(vec![if i == best { 1e300 } else { vals[i] }]),
-            )
-        })
-        .collect();
-    a.tell(&failed);
-    c.tell(&worst);
+    for i in 0..6 {
+        let failed = if i == best {
+            Outcome::Failed
+        } else {
+            Outcome::scored(vec![vals[i]])
+        };
+        let worst = Outcome::scored(vec![if i == best { 1e300 } else { vals[i] }]);
+        a.tell(ids[i], &failed).unwrap();
+        c.tell(ids[i], &worst).unwrap();
+    }
     assert_eq!(a.mean(), c.mean());
-    assert_eq!(a.ask(6), c.ask(6));
+    let ids: Vec<u64> = (6..12).collect();
+    assert_eq!(common::ask_ids(&mut a, &ids), common::ask_ids(&mut c, &ids));
 }
 
 #[test]
 fn ipop_restarts_double_the_population_on_rastrigin() {
     let d = 5;
     let b = Bounds::new(vec![-5.0; d], vec![5.0; d]).unwrap();
-    let mut es = CmaEs::new(b.clone(), None, CmaEsOptions::default(), 3).unwrap();
+    let mut es = CmaEs::new(single(&b), None, CmaEsOptions::default(), 3).unwrap();
     let lambda0 = es.popsize();
     assert_eq!(lambda0, 8); // 4 + ⌊3 ln 5⌋
     let mut seen = vec![lambda0];
+    let mut next = 0;
     for _ in 0..20_000 {
-        let xs = es.ask(es.popsize());
-        let o: Vec<_> = xs
-            .into_iter()
-            .map(|x| {
-                let v = rastrigin(&x);
-                (x, Outcome::Values(vec![v]))
-            })
-            .collect();
-        es.tell(&o);
+        let n = es.popsize();
+        batch(&mut es, &mut next, n, |x| {
+            Outcome::scored(vec![rastrigin(x)])
+        });
         if *seen.last().unwrap() != es.popsize() {
             seen.push(es.popsize());
         }
@@ -213,17 +184,11 @@ fn max_restarts_caps_the_population() {
         max_restarts: 1,
         ..CmaEsOptions::default()
     };
-    let mut es = CmaEs::new(b, None, opts, 0).unwrap();
+    let mut es = CmaEs::new(single(&b), None, opts, 0).unwrap();
+    let mut next = 0;
     while es.restarts() < 4 {
-        let xs = es.ask(es.popsize());
-        let o: Vec<_> = xs
-            .into_iter()
-            .map(|x| {
-                let v = sphere(&x);
-                (x, Outcome::Values(vec![v]))
-            })
-            .collect();
-        es.tell(&o);
+        let n = es.popsize();
+        batch(&mut es, &mut next, n, |x| Outcome::scored(vec![sphere(x)]));
     }
     assert_eq!(es.popsize(), 2 * 6); // λ0 = 4 + ⌊3 ln 2⌋ = 6, doubled once
 }
@@ -232,25 +197,22 @@ fn max_restarts_caps_the_population() {
 fn snapshot_continues_with_identical_generations() {
     let d = 6;
     let b = Bounds::new(vec![-2.0; d], vec![3.0; d]).unwrap();
-    let mut es = CmaEs::new(b, Some(vec![1.0; d]), CmaEsOptions::default(), 17).unwrap();
-    let step = |es: &mut CmaEs| {
-        let xs = es.ask(es.popsize());
-        let o: Vec<_> = xs
-            .iter()
-            .map(|x| (x.clone(), Outcome::Values(vec![rosenbrock(x)])))
-            .collect();
-        es.tell(&o);
-        xs
+    let mut es = CmaEs::new(single(&b), Some(vec![1.0; d]), CmaEsOptions::default(), 17).unwrap();
+    let step = |es: &mut CmaEs, next: &mut u64| {
+        let n = es.popsize();
+        batch(es, next, n, |x| Outcome::scored(vec![rosenbrock(x)]))
     };
+    let mut next = 0;
     for _ in 0..25 {
-        step(&mut es);
+        step(&mut es, &mut next);
     }
     let json = serde_json::to_string(&AnySearcher::Cmaes(Box::new(es.clone()))).unwrap();
     let AnySearcher::Cmaes(mut back) = serde_json::from_str::<AnySearcher>(&json).unwrap() else {
         panic!("expected CMA-ES");
     };
+    let mut next_back = next;
     for _ in 0..3 {
-        assert_eq!(step(&mut es), step(&mut back));
+        assert_eq!(step(&mut es, &mut next), step(&mut back, &mut next_back));
     }
     assert_eq!(es.best(), back.best());
     assert_eq!(es.sigma(), back.sigma());
@@ -264,9 +226,9 @@ fn asking_generations_ahead_still_converges() {
     let d = 5;
     let b = Bounds::new(vec![-5.0; d], vec![5.0; d]).unwrap();
     for seed in [0, 1] {
-        let mut es = CmaEs::new(b.clone(), None, CmaEsOptions::default(), seed).unwrap();
-        let batch = 3 * es.popsize();
-        minimize(&mut es, &b, sphere, 6_000, batch);
+        let mut es = CmaEs::new(single(&b), None, CmaEsOptions::default(), seed).unwrap();
+        let n = 3 * es.popsize();
+        minimize(&mut es, &b, sphere, 6_000, n);
         let (_, v) = es.best().unwrap();
         assert!(v < 1e-8, "seed {seed}: best {v}");
     }

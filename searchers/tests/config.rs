@@ -1,9 +1,9 @@
 //! Building searchers from config, and validation errors that name the field.
 
-use mergesearch_searchers::{build, AnySearcher, Bounds, SearchError, SearcherConfig};
+use mergesearch_searchers::{build, AnySearcher, Bounds, Problem, SearchError, SearcherConfig};
 
-fn unit(d: usize) -> Bounds {
-    Bounds::new(vec![0.0; d], vec![1.0; d]).unwrap()
+fn unit(d: usize) -> Problem {
+    Problem::single(Bounds::new(vec![0.0; d], vec![1.0; d]).unwrap())
 }
 
 fn err(config: &str, x0: Option<Vec<f64>>) -> String {

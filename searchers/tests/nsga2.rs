@@ -2,8 +2,12 @@
 
 mod common;
 
+use common::batch;
 use mergesearch_searchers::pareto::hypervolume;
-use mergesearch_searchers::{build, AnySearcher, Bounds, Nsga2, Outcome, Searcher, SearcherConfig};
+use mergesearch_searchers::{
+    build, AnySearcher, Bounds, Nsga2, Outcome, Problem, SearchError, Searcher, SearcherConfig,
+    Sense,
+};
 
 /// ZDT's `g = 1 + 9 Σ_{i≥2} xᵢ / (n − 1)` (Zitzler, Deb, Thiele 2000, eq. T1–T2); `g = 1` on
 /// the Pareto-optimal set.
@@ -43,30 +47,37 @@ fn unit(d: usize) -> Bounds {
     Bounds::new(vec![0.0; d], vec![1.0; d]).unwrap()
 }
 
+/// Two minimized objectives over `[0, 1]^d`, no constraints.
+fn two(d: usize) -> Problem {
+    Problem::new(
+        unit(d),
+        vec![Sense::Minimize; 2],
+        vec![1.0; 2],
+        Some(REFERENCE.to_vec()),
+        0,
+    )
+    .unwrap()
+}
+
 /// Runs NSGA-II (popsize 40) for `generations` on `f` over [0,1]^10, telling `Failed` for
 /// every `fail_every`-th evaluation (0 = never); returns the searcher.
 fn run(f: fn(&[f64]) -> Vec<f64>, seed: u64, generations: usize, fail_every: usize) -> Nsga2 {
     let b = unit(10);
-    let mut s = Nsga2::new(b.clone(), None, Some(40), seed).unwrap();
+    let mut s = Nsga2::new(two(10), None, Some(40), seed).unwrap();
     let mut k = 0;
+    let mut next = 0;
     for _ in 0..generations {
-        let xs = s.ask(40);
-        let o: Vec<_> = xs
-            .into_iter()
-            .map(|x| {
-                assert!(b.contains(&x), "{x:?} outside the box");
-                k += 1;
-                let o = match (fail_every, k % 13) {
-                    (0, _) => Outcome::Values(f(&x)),
-                    (e, _) if k % e == 0 => Outcome::Failed,
-                    (_, 4) => Outcome::Values(vec![f64::NAN, 0.0]),
-                    (_, 9) => Outcome::Values(vec![0.0]), // wrong length: a failure
-                    _ => Outcome::Values(f(&x)),
-                };
-                (x, o)
-            })
-            .collect();
-        s.tell(&o);
+        batch(&mut s, &mut next, 40, |x| {
+            assert!(b.contains(x), "{x:?} outside the box");
+            k += 1;
+            match (fail_every, k % 13) {
+                (0, _) => Outcome::scored(f(x)),
+                (e, _) if k % e == 0 => Outcome::Failed,
+                (_, 4) => Outcome::scored(vec![f64::NAN, 0.0]),
+                (_, 9) => Outcome::scored(vec![0.0]), // wrong length: a failure
+                _ => Outcome::scored(f(x)),
+            }
+        });
     }
     s
 }
@@ -78,10 +89,10 @@ fn front_hypervolume(s: &Nsga2) -> f64 {
 
 #[test]
 fn nsga2_passes_the_conformance_checks() {
-    common::conformance(|seed| {
+    common::conformance(|problem, seed| {
         build(
             &SearcherConfig::Nsga2 { popsize: None },
-            common::test_box(4),
+            problem,
             None,
             seed,
         )
@@ -146,7 +157,7 @@ fn failed_and_malformed_outcomes_are_tolerated() {
     // the front holds only scored points and still gets close to the true one.
     let hv_true = true_hypervolume(|f1| 1.0 - f1.sqrt());
     let s = run(zdt1, 0, 100, 5);
-    assert_eq!(s.n_objectives(), Some(2));
+    assert_eq!(s.n_objectives(), 2);
     for (x, f) in s.front() {
         assert_eq!(
             f,
@@ -160,14 +171,14 @@ fn failed_and_malformed_outcomes_are_tolerated() {
 
     // Nothing but failures: asks go on, in the box, and the population is all failed.
     let b = unit(3);
-    let mut s = Nsga2::new(b.clone(), None, Some(8), 0).unwrap();
+    let mut s = Nsga2::new(two(3), None, Some(8), 0).unwrap();
+    let mut next = 0;
     for _ in 0..5 {
-        let xs = s.ask(8);
+        let xs = batch(&mut s, &mut next, 8, |_| Outcome::Failed);
         assert!(xs.iter().all(|x| b.contains(x)));
-        let o: Vec<_> = xs.into_iter().map(|x| (x, Outcome::Failed)).collect();
-        s.tell(&o);
     }
-    assert_eq!(s.n_objectives(), None);
+    // The number of objectives comes from the problem, not from the outcomes.
+    assert_eq!(s.n_objectives(), 2);
     assert!(s.front().is_empty());
     assert_eq!(s.population().len(), 8);
 }
@@ -175,29 +186,28 @@ fn failed_and_malformed_outcomes_are_tolerated() {
 #[test]
 fn snapshot_round_trip_continues_identically_with_two_objectives() {
     let c = SearcherConfig::Nsga2 { popsize: Some(10) };
-    let mut s = build(&c, unit(10), None, 3).unwrap();
-    let score = |xs: Vec<Vec<f64>>| -> Vec<(Vec<f64>, Outcome)> {
-        xs.into_iter()
-            .map(|x| (x.clone(), Outcome::Values(zdt1(&x))))
-            .collect()
-    };
+    let mut s = build(&c, two(10), None, 3).unwrap();
+    let score = |x: &[f64]| Outcome::scored(zdt1(x));
+    let mut next = 0;
     for _ in 0..7 {
-        let o = score(s.ask(7));
-        s.tell(&o);
+        batch(&mut s, &mut next, 7, score);
     }
     // Asked past the open generation, nothing of it told yet.
-    let pending = s.ask(12);
+    let ids: Vec<u64> = (next..next + 12).collect();
+    next += 12;
+    let pending = common::ask_ids(&mut s, &ids);
     let json = serde_json::to_string(&s).unwrap();
     let mut r: AnySearcher = serde_json::from_str(&json).unwrap();
-    let o = score(pending);
-    s.tell(&o);
-    r.tell(&o);
+    for (t, x) in ids.iter().zip(&pending) {
+        s.tell(*t, &score(x)).unwrap();
+        r.tell(*t, &score(x)).unwrap();
+    }
+    let mut next_r = next;
     for _ in 0..30 {
-        let (a, b) = (s.ask(9), r.ask(9));
-        assert_eq!(a, b);
-        let o = score(a);
-        s.tell(&o);
-        r.tell(&o);
+        assert_eq!(
+            batch(&mut s, &mut next, 9, score),
+            batch(&mut r, &mut next_r, 9, score)
+        );
     }
     assert_eq!(
         serde_json::to_string(&s).unwrap(),
@@ -210,7 +220,7 @@ fn config_defaults_validation_and_multi_objective() {
     let parse = |t: &str| serde_json::from_str::<SearcherConfig>(t);
     let c = parse(r#"{"type":"nsga2"}"#).unwrap();
     assert_eq!(c, SearcherConfig::Nsga2 { popsize: None });
-    let s = build(&c, unit(10), None, 0).unwrap();
+    let s = build(&c, two(10), None, 0).unwrap();
     assert!(s.multi_objective());
     let AnySearcher::Nsga2(n) = s else {
         panic!("expected NSGA-II");
@@ -221,26 +231,26 @@ fn config_defaults_validation_and_multi_objective() {
 
     for bad in [0, 2, 5, 7] {
         let c = SearcherConfig::Nsga2 { popsize: Some(bad) };
-        match build(&c, unit(3), None, 0) {
-            Err(mergesearch_searchers::SearchError::Config(m)) => {
+        match build(&c, two(3), None, 0) {
+            Err(SearchError::Config(m)) => {
                 assert!(m.contains("popsize"), "{m}")
             }
             other => panic!("popsize {bad}: expected a config error, got {other:?}"),
         }
     }
     let c = SearcherConfig::Nsga2 { popsize: Some(6) };
-    assert!(matches!(build(&c, unit(3), Some(vec![0.5, 1.5, 0.5]), 0),
-        Err(mergesearch_searchers::SearchError::Config(m)) if m.contains("x0")));
+    assert!(matches!(build(&c, two(3), Some(vec![0.5, 1.5, 0.5]), 0),
+        Err(SearchError::Config(m)) if m.contains("x0")));
     assert!(parse(r#"{"type":"nsga2","population":6}"#).is_err());
 
     // x0 is the first point of the first generation; the rest is uniform.
-    let mut s = build(&c, unit(3), Some(vec![0.1, 0.2, 0.3]), 0).unwrap();
-    let xs = s.ask(6);
+    let mut s = build(&c, two(3), Some(vec![0.1, 0.2, 0.3]), 0).unwrap();
+    let xs = common::ask_ids(&mut s, &[0, 1, 2, 3, 4, 5]);
     assert_eq!(xs[0], vec![0.1, 0.2, 0.3]);
     assert_ne!(xs[1], xs[0]);
 
     for other in [r#"{"type":"cmaes"}"#, r#"{"type":"random"}"#] {
-        assert!(!build(&parse(other).unwrap(), unit(3), None, 0)
+        assert!(!build(&parse(other).unwrap(), two(3), None, 0)
             .unwrap()
             .multi_objective());
     }

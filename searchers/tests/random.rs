@@ -2,21 +2,25 @@
 
 mod common;
 
-use mergesearch_searchers::{build, Bounds, RandomSearch, Sampler, Searcher, SearcherConfig};
+use common::ask_ids;
+use mergesearch_searchers::{
+    build, Bounds, Problem, RandomSearch, Sampler, Searcher, SearcherConfig,
+};
 
 #[test]
 fn every_sampler_passes_the_conformance_checks() {
     for sampler in [Sampler::Uniform, Sampler::Sobol, Sampler::Lhs] {
-        common::conformance(|seed| {
-            build(
-                &SearcherConfig::Random { sampler },
-                common::test_box(4),
-                None,
-                seed,
-            )
-            .unwrap()
+        common::conformance(|problem, seed| {
+            build(&SearcherConfig::Random { sampler }, problem, None, seed).unwrap()
         });
     }
+}
+
+/// Asks the next `n` trial ids from `*next`.
+fn ask(s: &mut RandomSearch, next: &mut u64, n: usize) -> Vec<Vec<f64>> {
+    let ids: Vec<u64> = (*next..*next + n as u64).collect();
+    *next += n as u64;
+    ask_ids(s, &ids)
 }
 
 /// Which of `m` equal strata of `[lo, hi]` holds `v`.
@@ -27,9 +31,14 @@ fn stratum(v: f64, lo: f64, hi: f64, m: usize) -> usize {
 #[test]
 fn lhs_puts_exactly_one_point_in_each_stratum_of_each_coordinate() {
     let b = common::test_box(6);
-    let mut s = RandomSearch::new(b.clone(), Sampler::Lhs, 3);
-    for n in [1, 2, 7, 50] {
-        let xs = s.ask(n);
+    let mut s = RandomSearch::new(Problem::single(b.clone()), Sampler::Lhs, 3);
+    let mut next = 0;
+    // The default block of 10·d = 60 asks, then blocks of other sizes.
+    for n in [60, 1, 2, 7, 50] {
+        if n != 60 {
+            s.set_lhs_block(n).unwrap();
+        }
+        let xs = ask(&mut s, &mut next, n);
         for j in 0..6 {
             let mut seen = vec![0; n];
             for x in &xs {
@@ -46,8 +55,8 @@ fn sobol_first_points_are_a_net_in_every_coordinate() {
     // 2^k points, each of the 2^j equal sub-intervals holds exactly 2^(k-j) (j ≤ k).
     let d = 8;
     let b = Bounds::new(vec![0.0; d], vec![1.0; d]).unwrap();
-    let mut s = RandomSearch::new(b, Sampler::Sobol, 11);
-    let xs = s.ask(256);
+    let mut s = RandomSearch::new(Problem::single(b), Sampler::Sobol, 11);
+    let xs = ask(&mut s, &mut 0, 256);
     for k in [1u32, 4, 8] {
         let n = 1usize << k;
         for j in 0..=k.min(4) {
@@ -67,11 +76,11 @@ fn sobol_first_points_are_a_net_in_every_coordinate() {
     }
     // Uniform sampling is (almost surely) not that even: the check has teeth.
     let mut u = RandomSearch::new(
-        Bounds::new(vec![0.0; d], vec![1.0; d]).unwrap(),
+        Problem::single(Bounds::new(vec![0.0; d], vec![1.0; d]).unwrap()),
         Sampler::Uniform,
         11,
     );
-    let xs = u.ask(256);
+    let xs = ask(&mut u, &mut 0, 256);
     let uneven = (0..d).any(|c| {
         let mut counts = [0; 16];
         for x in &xs {
@@ -86,11 +95,14 @@ fn sobol_first_points_are_a_net_in_every_coordinate() {
 fn sobol_continues_across_asks_and_beyond_256_dimensions() {
     let d = 300;
     let b = Bounds::new(vec![-1.0; d], vec![1.0; d]).unwrap();
-    let mut one = RandomSearch::new(b.clone(), Sampler::Sobol, 5);
-    let mut two = RandomSearch::new(b.clone(), Sampler::Sobol, 5);
-    let all = one.ask(6);
-    let mut parts = two.ask(2);
-    parts.extend(two.ask(4));
+    let mut one = RandomSearch::new(Problem::single(b.clone()), Sampler::Sobol, 5);
+    let mut two = RandomSearch::new(Problem::single(b.clone()), Sampler::Sobol, 5);
+    let all = ask(&mut one, &mut 0, 6);
+    // Other ids, asked in another order, with a tell in between: still the next points.
+    let mut parts = ask_ids(&mut two, &[90, 12]);
+    two.tell(12, &mergesearch_searchers::Outcome::Failed)
+        .unwrap();
+    parts.extend(ask_ids(&mut two, &[5, 6, 70, 1]));
     assert_eq!(all, parts);
     for x in &all {
         assert!(b.contains(x));
