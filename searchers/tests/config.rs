@@ -28,6 +28,15 @@ fn cmaes_config_defaults_and_validation() {
     assert!(err(r#"{"type":"cmaes","sigma0":0.0}"#, None).contains("sigma0"));
     assert!(err(r#"{"type":"cmaes","sigma0":1.5}"#, None).contains("sigma0"));
     assert!(err(r#"{"type":"cmaes","popsize":1}"#, None).contains("popsize"));
+    // Used to abort on a 56 GB allocation at the first ask.
+    for huge in [
+        r#"{"type":"cmaes","popsize":1000000000}"#,
+        r#"{"type":"nsga2","popsize":1000000000}"#,
+    ] {
+        assert!(err(huge, None).contains("searcher.popsize"), "{huge}");
+    }
+    assert!(err(r#"{"type":"cmaes","max_restarts":1000000000}"#, None)
+        .contains("searcher.max_restarts"));
     assert!(err(r#"{"type":"cmaes"}"#, Some(vec![0.5, 2.0, 0.5])).contains("x0"));
     assert!(err(r#"{"type":"cmaes"}"#, Some(vec![0.5])).contains("x0"));
     assert!(err(r#"{"type":"random"}"#, Some(vec![-1.0, 0.0, 0.0])).contains("x0"));
