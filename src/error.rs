@@ -48,6 +48,27 @@ pub enum Error {
     /// An eval harness or suite failed (its own error names the file or harness).
     #[error(transparent)]
     Eval(#[from] mergesearch_evals::EvalError),
+    /// A study's storage is unreadable, inconsistent or refused a write: names the storage,
+    /// the study and (where one is at fault) the trial.
+    #[error("study `{study}` in {location}{}: {msg}", trial.map(|t| format!(", trial {t}")).unwrap_or_default())]
+    Storage {
+        /// The database (file path or URL).
+        location: String,
+        /// The study name.
+        study: String,
+        /// The trial at fault, if one is.
+        trial: Option<u64>,
+        /// What was expected and what was found.
+        msg: String,
+    },
+    /// A study cannot be opened or continued as asked (locked, damaged, changed inputs).
+    #[error("study {dir}: {msg}")]
+    Study {
+        /// The study directory.
+        dir: PathBuf,
+        /// What is wrong and what to do.
+        msg: String,
+    },
     /// A merge method could not merge one tensor.
     #[error("merging tensor {tensor}: {msg}")]
     Merge {
@@ -96,6 +117,14 @@ impl Error {
         Error::Tokenizer {
             path: path.into(),
             msg: msg.to_string(),
+        }
+    }
+
+    /// A study error about the study directory `dir`.
+    pub fn study(dir: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Study {
+            dir: dir.into(),
+            msg: msg.into(),
         }
     }
 

@@ -2,9 +2,11 @@
 
 use clap::Parser;
 
+mod cli;
+
 fn main() {
-    let cli = mergesearch::cli::Cli::parse();
-    if let Err(e) = mergesearch::cli::run(cli) {
+    let cli = cli::Cli::parse();
+    if let Err(e) = cli::run(cli) {
         let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
         eprintln!("error: {}", chain.join(": "));
         std::process::exit(1);

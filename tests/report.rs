@@ -9,7 +9,9 @@ use std::path::Path;
 use common::{mergesearch, write_model, ModelSpec};
 use mergesearch::report::write_plots;
 use mergesearch::space::SearchSpace;
-use mergesearch::study::{Objectives, Storage, StudyConfig, Trial, TrialState};
+use mergesearch::study::{
+    NewTrial, Objectives, SqliteStorage, Storage, StudyConfig, Trial, TrialState,
+};
 use mergesearch_evals::{Split, Suite};
 
 /// The made-up trials: id → `(a/accuracy, b/accuracy)`, or `None` for a failed trial.
@@ -73,7 +75,8 @@ fn write_study(root: &Path) -> std::path::PathBuf {
     std::fs::write(dir.join("study.yaml"), yaml).unwrap();
 
     let (_, objectives, space) = load(&dir);
-    let storage = Storage::open(&dir.join("study.db")).unwrap();
+    let mut storage = SqliteStorage::open(&dir.join("study.db"), "handmade").unwrap();
+    storage.create_study(&[], "{}").unwrap();
     let mut stored: Vec<Trial> = Vec::new();
     for (id, scores) in TRIALS {
         // Any in-bounds genotype: gene i of trial id at a distinct point of its box.
@@ -83,7 +86,17 @@ fn write_study(root: &Path) -> std::path::PathBuf {
                 lo + (hi - lo) * (((id as usize * 7 + i * 3) % 10) as f64 / 9.0)
             })
             .collect();
-        storage.insert_running(id, &genotype, "recipe", id).unwrap();
+        let running = storage
+            .create_trial(&mut |new_id| {
+                Ok(NewTrial {
+                    genotype: genotype.clone(),
+                    recipe: "recipe".into(),
+                    seed: new_id,
+                    snapshot: "{}".into(),
+                })
+            })
+            .unwrap();
+        assert_eq!(running.id, id, "the storage numbers trials 1, 2, …");
         let mut t = Trial {
             id,
             state: TrialState::Failed,
@@ -114,7 +127,7 @@ fn write_study(root: &Path) -> std::path::PathBuf {
         }
         stored.push(t.clone());
         t.hypervolume = Some(objectives.hypervolume(&stored));
-        storage.finish(&t).unwrap();
+        storage.finish_trial(&t, "{}").unwrap();
     }
     dir
 }
@@ -129,7 +142,7 @@ fn load(dir: &Path) -> (Vec<Trial>, Objectives, SearchSpace) {
         .unwrap();
     let objectives = Objectives::new(&cfg, &harnesses, &cfg_path).unwrap();
     let space = SearchSpace::new(cfg.merge.clone(), cfg.search.clone(), &cfg_path).unwrap();
-    let trials = Storage::open(&dir.join("study.db"))
+    let trials = SqliteStorage::open(&dir.join("study.db"), "handmade")
         .map(|s| s.trials().unwrap_or_default())
         .unwrap_or_default();
     (trials, objectives, space)

@@ -42,7 +42,7 @@ pub struct BenchMergeArgs {
 
 /// Runs the benchmark and prints the table.
 pub fn run_merge_bench(a: BenchMergeArgs) -> Result<()> {
-    crate::cli::set_threads(a.threads)?;
+    crate::runtime::set_threads(a.threads)?;
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     let root = a.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     let shape = synthetic::LlamaShape::for_params(a.params);

@@ -8,7 +8,23 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::study::Study;
+use crate::study::{Observer, Study, TrialEvent};
+
+/// Collects each trial's driver overhead and total time.
+#[derive(Default)]
+struct Timings {
+    over: Vec<f64>,
+    total: Vec<f64>,
+}
+
+impl Observer for Timings {
+    fn finished(&mut self, e: &TrialEvent) -> crate::Result<()> {
+        self.over.push(e.overhead_seconds);
+        self.total
+            .push(e.overhead_seconds + e.trial.seconds.unwrap_or(0.0));
+        Ok(())
+    }
+}
 
 /// Arguments of `bench study`.
 #[derive(Debug, Args)]
@@ -58,15 +74,16 @@ pub fn run_study_bench(a: BenchStudyArgs) -> Result<()> {
     let path = dir.join("overhead.yaml");
     std::fs::write(&path, study)?;
     let mut s = Study::open(&path, &dir.join("results"), false)?;
-    let (mut over, mut total) = (Vec::new(), Vec::new());
+    let mut timings = Timings::default();
     let t0 = Instant::now();
-    s.run(&AtomicBool::new(false), &mut |r| {
-        over.push(r.overhead_seconds);
-        total.push(r.overhead_seconds + r.trial.seconds.unwrap_or(0.0));
-    })?;
+    s.run(&AtomicBool::new(false), 1, &mut [&mut timings])?;
     let wall = t0.elapsed().as_secs_f64();
+    let Timings { over, total } = timings;
     let n = over.len();
-    let last: Vec<f64> = over[n.saturating_sub(100)..].to_vec();
+    anyhow::ensure!(n > 0, "no trial finished");
+    let window = (n / 10).clamp(1, 1000);
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+    let (first, last) = (mean(&over[..window]), mean(&over[n - window..]));
     let mut sorted = over.clone();
     sorted.sort_by(f64::total_cmp);
     let ms = |x: f64| x * 1e3;
@@ -79,9 +96,11 @@ pub fn run_study_bench(a: BenchStudyArgs) -> Result<()> {
     println!("| median | {:.2} |", ms(percentile(&sorted, 0.5)));
     println!("| p99 | {:.2} |", ms(percentile(&sorted, 0.99)));
     println!("| max | {:.2} |", ms(sorted[n - 1]));
+    println!("| mean of the first {window} trials | {:.2} |", ms(first));
+    println!("| mean of the last {window} trials | {:.2} |", ms(last));
     println!(
-        "| mean of the last 100 trials | {:.2} |",
-        ms(last.iter().sum::<f64>() / last.len() as f64)
+        "| last / first (flat = 1; the study-core target is ≤ 1.2) | {:.2} |",
+        last / first
     );
     println!(
         "| mean trial (merge + evaluation + overhead) | {:.2} |",

@@ -1,22 +1,85 @@
-//! `mergesearch search`, `export` and `report`.
+//! `mergesearch search`: run (or resume) a study, validate its front on the held-out split.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mergesearch::study::{self, Observer, Study, StudyConfig, TrialEvent, TrialState};
 
-use super::{ExportArgs, ReportArgs, SearchArgs};
-use crate::merge::{self, MergeConfig, MergeOptions, Plan};
-use crate::report;
-use crate::space::SearchSpace;
-use crate::study::{self, Study, StudyConfig, TrialState};
+/// `mergesearch search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Study file (YAML).
+    pub study: PathBuf,
+    /// Continue the study in its directory: finished trials are kept, an interrupted one is
+    /// re-run, the searcher continues from its snapshot.
+    #[arg(long)]
+    pub resume: bool,
+    /// Study directory (default `results/NAME`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Candidates evaluated at once (each holds its own lazy candidate in memory).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub parallel: u64,
+}
+
+/// The progress display: a bar on a terminal, one line per trial otherwise; sums the
+/// driver's overhead for the closing line.
+struct Progress {
+    bar: ProgressBar,
+    tty: bool,
+    names: Vec<String>,
+    overhead: f64,
+    worst: f64,
+    trial_time: f64,
+    n: usize,
+}
+
+impl Observer for Progress {
+    fn finished(&mut self, e: &TrialEvent) -> mergesearch::Result<()> {
+        let t = e.trial;
+        self.overhead += e.overhead_seconds;
+        self.worst = self.worst.max(e.overhead_seconds);
+        self.trial_time += t.seconds.unwrap_or(0.0) + e.overhead_seconds;
+        self.n += 1;
+        let what = match (&t.state, &t.objectives) {
+            (TrialState::Complete, Some(o)) => self
+                .names
+                .iter()
+                .zip(o)
+                .map(|(n, v)| format!("{n}={v:.4}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => format!("failed: {}", t.error.as_deref().unwrap_or("?")),
+        };
+        let best = e
+            .best_scalar
+            .map_or_else(|| "–".to_string(), |b| format!("{b:.4}"));
+        let msg = format!(
+            "best {best}  hv {:.4}  {:.2} s/trial",
+            t.hypervolume.unwrap_or(0.0),
+            t.seconds.unwrap_or(0.0)
+        );
+        if self.tty {
+            self.bar.set_position(e.finished as u64);
+            self.bar.set_message(msg);
+        } else {
+            eprintln!("trial {:>4}: {what}  ({msg})", t.id);
+        }
+        Ok(())
+    }
+}
 
 /// Runs (or resumes) a study, validates its front on the held-out split and prints it.
 pub fn run_search(a: SearchArgs) -> Result<()> {
-    super::set_threads(a.threads)?;
+    mergesearch::runtime::set_threads(a.threads)?;
     let cfg = StudyConfig::load(&a.study)?;
     let dir = a
         .out
@@ -32,7 +95,7 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
                 eprintln!("\nsecond interrupt: exiting now (finished trials are saved)");
                 std::process::exit(130);
             }
-            eprintln!("\nstopping after the running trial (Ctrl-C again to exit now)");
+            eprintln!("\nstopping after the running trial(s) (Ctrl-C again to exit now)");
         });
     }
     let budget = cfg.budget.trials.unwrap_or(0) as u64;
@@ -50,56 +113,33 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     eprintln!(
-        "study `{}` in {}: {} genes, {} objective(s), searcher {}",
+        "study `{}` in {}: {} genes, {} objective(s), searcher {}, {} at a time",
         cfg.name,
         dir.display(),
         study.space.dim(),
         study.objectives.objectives.len(),
-        serde_json::to_string(&cfg.searcher).unwrap_or_default()
+        serde_json::to_string(&cfg.searcher).unwrap_or_default(),
+        a.parallel
     );
-    let names = study.objectives.names();
-    let (mut overhead, mut trial_time, mut n, mut worst) = (0.0, 0.0, 0usize, 0f64);
-    let trials = study.run(&stop, &mut |r| {
-        let t = &r.trial;
-        overhead += r.overhead_seconds;
-        worst = worst.max(r.overhead_seconds);
-        trial_time += t.seconds.unwrap_or(0.0) + r.overhead_seconds;
-        n += 1;
-        let what = match (&t.state, &t.objectives) {
-            (TrialState::Complete, Some(o)) => names
-                .iter()
-                .zip(o)
-                .map(|(n, v)| format!("{n}={v:.4}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            _ => format!("failed: {}", t.error.as_deref().unwrap_or("?")),
-        };
-        let best = r
-            .best_scalar
-            .map_or_else(|| "–".to_string(), |b| format!("{b:.4}"));
-        let msg = format!(
-            "best {best}  hv {:.4}  {:.2} s/trial",
-            t.hypervolume.unwrap_or(0.0),
-            t.seconds.unwrap_or(0.0)
-        );
-        if tty {
-            bar.set_position(r.finished as u64);
-            bar.set_message(msg);
-        } else {
-            eprintln!("trial {:>4}: {what}  ({msg})", t.id);
-        }
-    })?;
-    bar.finish_and_clear();
-    let finished = trials
-        .iter()
-        .filter(|t| t.state != TrialState::Running)
-        .count();
-    if n > 0 {
+    let mut progress = Progress {
+        bar,
+        tty,
+        names: study.objectives.names(),
+        overhead: 0.0,
+        worst: 0.0,
+        trial_time: 0.0,
+        n: 0,
+    };
+    let summary = study.run(&stop, a.parallel as usize, &mut [&mut progress])?;
+    progress.bar.finish_and_clear();
+    let trials = summary.trials;
+    let finished = trials.iter().filter(|t| t.state.is_finished()).count();
+    if progress.n > 0 {
         eprintln!(
             "driver overhead (ask, tell, storage, CSVs, hypervolume, snapshot): {:.1} ms per trial on average, {:.1} ms at most, {:.2}% of trial wall time",
-            1e3 * overhead / n as f64,
-            1e3 * worst,
-            100.0 * overhead / trial_time.max(1e-12)
+            1e3 * progress.overhead / progress.n as f64,
+            1e3 * progress.worst,
+            100.0 * progress.overhead / progress.trial_time.max(1e-12)
         );
     }
     if stop.load(Ordering::SeqCst) {
@@ -135,11 +175,13 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
             .count(),
         dir.display()
     );
-    print!("{}", pareto_table(&names, &validated));
+    print!("{}", pareto_table(&study.objectives.names(), &validated));
     Ok(())
 }
 
-fn pareto_table(names: &[String], v: &[study::Validated]) -> String {
+/// The Pareto table printed by `search` and `report`: search and held-out columns side by
+/// side per objective.
+pub fn pareto_table(names: &[String], v: &[study::Validated]) -> String {
     let mut s = String::from("| trial |");
     for n in names {
         s += &format!(" {n} (search) | {n} (held-out) |");
@@ -155,96 +197,4 @@ fn pareto_table(names: &[String], v: &[study::Validated]) -> String {
         s += "\n";
     }
     s
-}
-
-/// Writes one trial's merge as an HF checkpoint (and its mergekit YAML).
-pub fn run_export(a: ExportArgs) -> Result<()> {
-    let storage = study::Storage::open(&a.study_dir.join("study.db"))?;
-    let trials = storage.trials()?;
-    if trials.is_empty() {
-        bail!("{}: the study has no trials", a.study_dir.display());
-    }
-    let trial = match a.trial {
-        Some(id) => trials.iter().find(|t| t.id == id).with_context(|| {
-            format!(
-                "{}: no trial {id} (trials 1..={})",
-                a.study_dir.display(),
-                trials.len()
-            )
-        })?,
-        None => study::best_trial(&trials)
-            .with_context(|| format!("{}: no feasible complete trial", a.study_dir.display()))?,
-    };
-    let label = a.study_dir.join(format!("trial-{}.yaml", trial.id));
-    let plan = Plan::build(MergeConfig::from_yaml(&trial.recipe, &label)?, &label)?;
-    let opts = MergeOptions {
-        seed: trial.seed,
-        ..MergeOptions::default()
-    };
-    merge::run(&plan, &a.out_dir, &opts, u64::MAX, |_, _, _| {})?;
-    println!(
-        "exported trial {} ({}) to {} (recipe in mergekit_config.yml)",
-        trial.id,
-        trial.state.as_str(),
-        a.out_dir.display()
-    );
-    Ok(())
-}
-
-/// Prints the study's Pareto table and a summary, and draws its plots (`plots/*.svg`).
-pub fn run_report(a: ReportArgs) -> Result<()> {
-    let cfg_path = a.study_dir.join("study.yaml");
-    let cfg = StudyConfig::load(&cfg_path)?;
-    let storage = study::Storage::open(&a.study_dir.join("study.db"))?;
-    let trials = storage.trials()?;
-    let harnesses =
-        mergesearch_evals::Suite::load(&cfg.evals)?.resolve(mergesearch_evals::Split::Search)?;
-    let objectives = study::Objectives::new(&cfg, &harnesses, &cfg_path)?;
-    let names = objectives.names();
-    let front = objectives.front(&trials);
-    let rows: Vec<study::Validated> = trials
-        .iter()
-        .filter(|t| front.contains(&t.id))
-        .map(|t| study::Validated {
-            id: t.id,
-            search: t.objectives.clone().unwrap_or_default(),
-            error: None,
-            heldout: names
-                .iter()
-                .map(|n| {
-                    t.heldout
-                        .as_ref()
-                        .and_then(|h| h.get(n))
-                        .and_then(|v| v.as_f64())
-                        .unwrap_or(f64::NAN)
-                })
-                .collect(),
-        })
-        .collect();
-    let failed = trials
-        .iter()
-        .filter(|t| t.state == TrialState::Failed)
-        .count();
-    println!(
-        "study `{}`: {} trials ({failed} failed), Pareto front of {}, hypervolume {:.4}",
-        cfg.name,
-        trials.len(),
-        rows.len(),
-        objectives.hypervolume(&trials)
-    );
-    print!("{}", pareto_table(&names, &rows));
-    // The space needs the base model's config.json (paths relative to the current directory,
-    // as in mergekit); without it the plots that only need the stored trials are still drawn.
-    let plots = match SearchSpace::new(cfg.merge.clone(), cfg.search.clone(), &cfg_path) {
-        Ok(space) => report::write_plots(&a.study_dir, &trials, &objectives, &space)?,
-        Err(e) => {
-            let paths = report::write_space_free_plots(&a.study_dir, &trials, &objectives)?;
-            println!("no coefficients plot: the search space cannot be rebuilt ({e})");
-            paths
-        }
-    };
-    for p in plots {
-        println!("wrote {}", p.display());
-    }
-    Ok(())
 }

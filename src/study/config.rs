@@ -146,6 +146,15 @@ impl StudyConfig {
             return err("objectives: list at least one metric".into());
         }
         for (i, o) in cfg.objectives.iter().enumerate() {
+            if let Some(j) = cfg.objectives[..i]
+                .iter()
+                .position(|p| p.metric == o.metric)
+            {
+                return err(format!(
+                    "objectives[{i}]: metric `{}` is already objectives[{j}] (each metric may be one objective; use `weight` to count it more)",
+                    o.metric
+                ));
+            }
             if !o.weight.is_finite() || o.weight < 0.0 {
                 return err(format!(
                     "objectives[{i}].weight: {} must be a finite number ≥ 0",
@@ -160,9 +169,36 @@ impl StudyConfig {
                     c.metric
                 ));
             }
+            for (key, v) in [("min", c.min), ("max", c.max)] {
+                if v.is_some_and(|x| !x.is_finite()) {
+                    return err(format!(
+                        "constraints[{i}].{key} ({}): {} is not a finite number",
+                        c.metric,
+                        v.unwrap_or_default()
+                    ));
+                }
+            }
+            if let (Some(lo), Some(hi)) = (c.min, c.max) {
+                if lo > hi {
+                    return err(format!(
+                        "constraints[{i}] ({}): min {lo} > max {hi}, so no candidate could be feasible",
+                        c.metric
+                    ));
+                }
+            }
         }
         if cfg.budget.trials.is_none() && cfg.budget.seconds.is_none() {
             return err("budget: give `trials`, `seconds` or both".into());
+        }
+        if cfg.budget.trials == Some(0) {
+            return err("budget.trials: 0 trials would score nothing; give at least 1".into());
+        }
+        if let Some(s) = cfg.budget.seconds {
+            if !(s.is_finite() && s > 0.0) {
+                return err(format!(
+                    "budget.seconds: {s} must be a positive number of seconds"
+                ));
+            }
         }
         if let Some(r) = &cfg.reference_point {
             if r.len() != cfg.objectives.len() {
@@ -171,6 +207,9 @@ impl StudyConfig {
                     r.len(),
                     cfg.objectives.len()
                 ));
+            }
+            if let Some((i, v)) = r.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return err(format!("reference_point[{i}]: {v} is not a finite number"));
             }
         }
         Ok(cfg)

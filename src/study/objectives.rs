@@ -4,15 +4,11 @@
 use std::path::Path;
 
 use mergesearch_evals::{Direction, ResolvedHarness};
-use mergesearch_searchers::pareto;
+use mergesearch_searchers::{pareto, Bounds, Outcome, Problem, Sense};
 
 use super::config::StudyConfig;
-use super::storage::{Trial, TrialState};
+use super::trial::{MetricMap, Trial, TrialState};
 use crate::error::{Error, Result};
-
-/// Added to a searcher's minimized scalar per unit of constraint violation: an infeasible
-/// candidate ranks behind feasible ones without being dropped.
-pub const PENALTY: f64 = 10.0;
 
 /// One resolved objective.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +52,8 @@ pub struct Evaluated {
     pub scalar: f64,
     /// Total constraint violation (0 = feasible).
     pub violation: f64,
+    /// Violation of each constraint, in declared order (each ≥ 0).
+    pub violations: Vec<f64>,
 }
 
 impl Objectives {
@@ -116,10 +114,7 @@ impl Objectives {
 
     /// Objectives of a scored candidate. A missing or non-finite metric is an error (the
     /// trial fails rather than polluting the front).
-    pub fn evaluate(
-        &self,
-        metrics: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Evaluated> {
+    pub fn evaluate(&self, metrics: &MetricMap) -> Result<Evaluated> {
         let get = |name: &str| -> Result<f64> {
             let v = metrics.get(name).and_then(|v| v.as_f64());
             match v {
@@ -142,21 +137,56 @@ impl Objectives {
             .zip(&values)
             .map(|(o, v)| o.weight * self.minimized(o, *v))
             .sum();
-        let mut violation = 0.0;
+        let mut violations = Vec::with_capacity(self.constraints.len());
         for c in &self.constraints {
             let v = get(&c.metric)?;
-            if let Some(lo) = c.min {
-                violation += (lo - v).max(0.0);
-            }
-            if let Some(hi) = c.max {
-                violation += (v - hi).max(0.0);
-            }
+            let below = c.min.map_or(0.0, |lo| (lo - v).max(0.0));
+            let above = c.max.map_or(0.0, |hi| (v - hi).max(0.0));
+            violations.push(below + above);
         }
         Ok(Evaluated {
             values,
             scalar,
-            violation,
+            violation: violations.iter().sum(),
+            violations,
         })
+    }
+
+    /// The problem a searcher solves over `bounds`: objective directions and weights, the
+    /// reference point (if declared) and one violation per constraint.
+    pub fn problem(&self, bounds: Bounds) -> Result<Problem> {
+        let senses = self
+            .objectives
+            .iter()
+            .map(|o| match o.direction {
+                Direction::Maximize => Sense::Maximize,
+                Direction::Minimize => Sense::Minimize,
+            })
+            .collect();
+        let weights = self.objectives.iter().map(|o| o.weight).collect();
+        Problem::new(
+            bounds,
+            senses,
+            weights,
+            self.reference.clone(),
+            self.constraints.len(),
+        )
+        .map_err(|e| Error::model("search problem", e))
+    }
+
+    /// What a searcher is told about a finished trial: objectives and violations of a
+    /// complete trial (recomputed from its stored metrics), else a failure.
+    pub fn outcome(&self, trial: &Trial) -> Outcome {
+        match (&trial.state, &trial.metrics) {
+            (TrialState::Complete, Some(m)) => match self.evaluate(m) {
+                Ok(e) => Outcome::Scored {
+                    objectives: e.values,
+                    violations: e.violations,
+                },
+                Err(_) => Outcome::Failed,
+            },
+            _ => Outcome::Failed,
+        }
     }
 
     fn minimized(&self, o: &Objective, v: f64) -> f64 {
@@ -226,5 +256,15 @@ impl Objectives {
             .map(|(_, p)| p)
             .collect();
         pareto::hypervolume(&points, &r)
+    }
+}
+
+impl Objectives {
+    /// The minimized objective vector of a feasible complete trial (`None` otherwise): what
+    /// the Pareto front and the hypervolume are computed over.
+    pub fn point(&self, t: &Trial) -> Option<Vec<f64>> {
+        (t.state == TrialState::Complete && t.feasible == Some(true))
+            .then(|| t.objectives.as_ref().map(|o| self.to_minimized(o)))
+            .flatten()
     }
 }

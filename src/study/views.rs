@@ -1,0 +1,232 @@
+//! `trials.csv` and `pareto.csv`: flat, pandas-friendly views of the study's storage.
+//!
+//! `trials.csv` gets one row **appended** per finished trial (rewriting it per trial made the
+//! driver's cost grow with the study); it is rebuilt from the storage when a study is opened,
+//! so a row lost to a crash between the storage commit and the append comes back.
+//! `pareto.csv` is rewritten (atomically) when the front changes. Both are views: storage
+//! is the source of truth.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::objectives::Objectives;
+use super::observer::{Observer, TrialEvent};
+use super::trial::Trial;
+use crate::error::{Error, Result};
+
+fn fmt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x}")).unwrap_or_default()
+}
+
+fn csv_bytes(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>> {
+    let io = |e: csv::Error| Error::io(path, std::io::Error::other(e.to_string()));
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    if !header.is_empty() {
+        w.write_record(header).map_err(io)?;
+    }
+    for r in rows {
+        w.write_record(r).map_err(io)?;
+    }
+    w.into_inner()
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+}
+
+/// The column layout of a study's CSV views, fixed when the study is opened.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    /// Objective metric names, in declared order.
+    pub objectives: Vec<String>,
+    /// Metric columns: every metric the suite declares, plus objective and constraint
+    /// metrics of open-ended harnesses. Other metrics go to the `other_metrics` JSON column.
+    pub metrics: Vec<String>,
+    /// Gene labels.
+    pub genes: Vec<String>,
+}
+
+impl Columns {
+    fn trials_header(&self) -> Vec<String> {
+        let mut h: Vec<String> = [
+            "trial",
+            "state",
+            "feasible",
+            "scalar",
+            "hypervolume",
+            "seconds",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        h.extend(self.objectives.iter().map(|o| format!("objective:{o}")));
+        h.extend(self.metrics.iter().map(|m| format!("metric:{m}")));
+        h.extend(self.genes.iter().map(|g| format!("gene:{g}")));
+        h.push("other_metrics".into());
+        h.push("error".into());
+        h
+    }
+
+    fn trial_row(&self, t: &Trial) -> Vec<String> {
+        let mut r = vec![
+            t.id.to_string(),
+            t.state.as_str().to_string(),
+            t.feasible.map(|f| f.to_string()).unwrap_or_default(),
+            fmt(t.scalar),
+            fmt(t.hypervolume),
+            fmt(t.seconds),
+        ];
+        for i in 0..self.objectives.len() {
+            r.push(fmt(t.objectives.as_ref().and_then(|o| o.get(i).copied())));
+        }
+        let metric = |m: &str| {
+            t.metrics
+                .as_ref()
+                .and_then(|x| x.get(m))
+                .and_then(|v| v.as_f64())
+        };
+        for m in &self.metrics {
+            r.push(fmt(metric(m)));
+        }
+        for i in 0..self.genes.len() {
+            r.push(fmt(t.genotype.get(i).copied()));
+        }
+        let other: serde_json::Map<String, serde_json::Value> = t
+            .metrics
+            .iter()
+            .flatten()
+            .filter(|(k, _)| !self.metrics.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        r.push(if other.is_empty() {
+            String::new()
+        } else {
+            serde_json::Value::Object(other).to_string()
+        });
+        r.push(t.error.clone().unwrap_or_default());
+        r
+    }
+
+    fn pareto_header(&self) -> Vec<String> {
+        let mut h: Vec<String> = vec!["trial".into(), "scalar".into()];
+        h.extend(self.objectives.iter().map(|o| format!("search:{o}")));
+        h.extend(self.objectives.iter().map(|o| format!("heldout:{o}")));
+        h.extend(self.genes.iter().map(|g| format!("gene:{g}")));
+        h
+    }
+
+    fn pareto_row(&self, t: &Trial) -> Vec<String> {
+        let mut r = vec![t.id.to_string(), fmt(t.scalar)];
+        for i in 0..self.objectives.len() {
+            r.push(fmt(t.objectives.as_ref().and_then(|o| o.get(i).copied())));
+        }
+        for o in &self.objectives {
+            r.push(fmt(t
+                .heldout
+                .as_ref()
+                .and_then(|h| h.get(o))
+                .and_then(|v| v.as_f64())));
+        }
+        for i in 0..self.genes.len() {
+            r.push(fmt(t.genotype.get(i).copied()));
+        }
+        r
+    }
+}
+
+/// Rewrites `pareto.csv` in `dir` with `front` (trials in id order).
+pub fn write_pareto(dir: &Path, columns: &Columns, front: &[&Trial]) -> Result<()> {
+    let path = dir.join("pareto.csv");
+    let rows: Vec<Vec<String>> = front.iter().map(|t| columns.pareto_row(t)).collect();
+    let bytes = csv_bytes(&path, &columns.pareto_header(), &rows)?;
+    crate::atomic::write_view(&path, &bytes)
+}
+
+/// Rewrites both views from `trials` (the storage's, in id order).
+pub fn rewrite(
+    dir: &Path,
+    columns: &Columns,
+    objectives: &Objectives,
+    trials: &[Trial],
+) -> Result<()> {
+    let path = dir.join("trials.csv");
+    let rows: Vec<Vec<String>> = trials
+        .iter()
+        .filter(|t| t.state.is_finished())
+        .map(|t| columns.trial_row(t))
+        .collect();
+    let bytes = csv_bytes(&path, &columns.trials_header(), &rows)?;
+    crate::atomic::write_view(&path, &bytes)?;
+    let front = objectives.front(trials);
+    let members: Vec<&Trial> = trials.iter().filter(|t| front.contains(&t.id)).collect();
+    write_pareto(dir, columns, &members)
+}
+
+/// Trial ids listed in `dir/trials.csv` (empty if there is none); a damaged file lists the
+/// rows it can read.
+pub fn listed_trials(dir: &Path) -> Vec<u64> {
+    let Ok(mut r) = csv::Reader::from_path(dir.join("trials.csv")) else {
+        return Vec::new();
+    };
+    r.records()
+        .filter_map(|rec| rec.ok()?.get(0)?.parse().ok())
+        .collect()
+}
+
+/// The observer that keeps the CSV views current: appends each finished trial to
+/// `trials.csv`, rewrites `pareto.csv` when the front changes.
+#[derive(Debug)]
+pub struct CsvViews {
+    dir: PathBuf,
+    columns: Columns,
+    file: Option<File>,
+    /// Finished trials currently on the front, by id.
+    front: std::collections::BTreeMap<u64, Trial>,
+}
+
+impl CsvViews {
+    /// Views of the study in `dir` with the given columns.
+    pub fn new(dir: &Path, columns: Columns) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            columns,
+            file: None,
+            front: Default::default(),
+        }
+    }
+}
+
+impl Observer for CsvViews {
+    fn started(&mut self, objectives: &Objectives, trials: &[Trial]) -> Result<()> {
+        rewrite(&self.dir, &self.columns, objectives, trials)?;
+        let ids = objectives.front(trials);
+        self.front = trials
+            .iter()
+            .filter(|t| ids.contains(&t.id))
+            .map(|t| (t.id, t.clone()))
+            .collect();
+        let path = self.dir.join("trials.csv");
+        self.file = Some(
+            OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?,
+        );
+        Ok(())
+    }
+
+    fn finished(&mut self, e: &TrialEvent) -> Result<()> {
+        let path = self.dir.join("trials.csv");
+        let row = csv_bytes(&path, &[], &[self.columns.trial_row(e.trial)])?;
+        if let Some(f) = &mut self.file {
+            f.write_all(&row).map_err(|x| Error::io(&path, x))?;
+        }
+        if e.front_changed {
+            self.front.insert(e.trial.id, e.trial.clone());
+            self.front.retain(|id, _| e.front.contains(id));
+            let members: Vec<&Trial> = self.front.values().collect();
+            write_pareto(&self.dir, &self.columns, &members)?;
+        }
+        Ok(())
+    }
+}
