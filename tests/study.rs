@@ -10,52 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::study::{read_trials, run_ok, study_yaml, workspace};
 use common::{eval_metrics, mergesearch, test_zoo};
-
-/// A scratch directory with `zoo` linking to the test zoo.
-fn workspace() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(test_zoo(), tmp.path().join("zoo")).unwrap();
-    tmp
-}
-
-/// A study of per-layer-group task-arithmetic weights for the add and sort fine-tunes.
-fn study_yaml(name: &str, searcher: &str, trials: usize) -> String {
-    format!(
-        "name: {name}
-merge:
-  method: task_arithmetic
-  base_model: zoo/base
-  models: [zoo/ft-add, zoo/ft-sort]
-search:
-  layer_granularity: 2
-  parameters:
-    weight: {{bounds: [0.0, 1.5], init: 0.3}}
-evals: zoo/evals.yaml
-objectives:
-  - {{metric: add/accuracy}}
-  - {{metric: sort/accuracy}}
-searcher: {{type: {searcher}}}
-budget: {{trials: {trials}}}
-seed: 0
-"
-    )
-}
-
-/// `trials.csv` as a list of column → value maps.
-fn read_trials(dir: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut r = csv::Reader::from_path(dir.join("trials.csv")).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            header
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
 
 fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
     row[col]
@@ -65,16 +21,6 @@ fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
 
 fn mean_accuracy(row: &BTreeMap<String, String>) -> f64 {
     (num(row, "objective:add/accuracy") + num(row, "objective:sort/accuracy")) / 2.0
-}
-
-fn run_ok(cwd: &Path, args: &[&str]) -> String {
-    let o = mergesearch(cwd, args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

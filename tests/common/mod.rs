@@ -10,6 +10,8 @@
 //!   a 3-layer model of the same family, and different layers hold different values.
 #![allow(dead_code)]
 
+pub mod study;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
