@@ -533,3 +533,83 @@ fn multislerp_keeps_a_tensor_no_model_changed() {
     );
     assert_close(&got, &[0.5, -1.0, 2.0], 0.0);
 }
+
+/// Runs `method`'s kernel on a job exactly as given (no defaults filled in).
+fn run_unfilled(
+    method: &str,
+    base: Option<usize>,
+    per_model: &[&[(&'static str, f64)]],
+    global: &[(&'static str, f64)],
+    tensors: &[&[f32]],
+) -> mergesearch::Result<Vec<f32>> {
+    let def = merge::method(method).expect("method exists");
+    let job = TensorJob::in_memory(
+        "model.layers.0.mlp.up_proj.weight",
+        &[tensors[0].len()],
+        base,
+        per_model.iter().map(|p| Params::from_pairs(p)).collect(),
+        Params::from_pairs(global),
+    );
+    let inputs = merge::TensorInputs::from_f32(tensors, &job.shape);
+    let mut bytes = vec![0u8; job.numel() * 4];
+    (def.kernel)(&job, &inputs, &MergeOptions::default(), &mut bytes)?;
+    Ok(merge::inputs::decode(job.out_dtype, &bytes))
+}
+
+#[test]
+fn kernels_refuse_a_missing_required_t_instead_of_inventing_one() {
+    // mergekit's slerp and nearswap declare `t` required (slerp.py `ConfigParameterDef(name="t",
+    // required=True)`, nearswap.py's `t: float` without default). The kernels used to fall
+    // back to 0.5 (slerp) and 0.0 (nearswap) when it was missing.
+    for method in ["slerp", "nearswap"] {
+        let def = merge::method(method).unwrap();
+        let job = TensorJob::in_memory(
+            "model.layers.0.mlp.up_proj.weight",
+            &[2],
+            Some(0),
+            vec![Params::default(), Params::default()],
+            Params::default(),
+        );
+        let e = merge::merge_f32(
+            def,
+            &job,
+            &[&[1.0, 0.0], &[0.0, 1.0]],
+            &MergeOptions::default(),
+        )
+        .expect_err("no t, no merge")
+        .to_string();
+        assert!(
+            e.contains("`t`") && e.contains("model.layers.0.mlp.up_proj.weight"),
+            "{method}: {e}"
+        );
+    }
+}
+
+#[test]
+fn kernels_read_resolved_defaults_not_their_own() {
+    // dare_linear's registry default is rescale = true (generalized_task_arithmetic.py:
+    // `default_rescale=True` for DARE); the kernel used to assume false when the job did not
+    // say. Now an unfilled job is an error naming the parameter...
+    let w: [&[(&str, f64)]; 2] = [&[], &[("weight", 1.0), ("density", 1.0)]];
+    let e = run_unfilled(
+        "dare_linear",
+        Some(0),
+        &w,
+        &[("normalize", 0.0), ("lambda", 1.0), ("int8_mask", 0.0)],
+        &[&[0.0; 4], &[1.0; 4]],
+    )
+    .expect_err("rescale missing")
+    .to_string();
+    assert!(e.contains("`rescale`"), "{e}");
+    // ...and the same job with the registry's defaults filled merges: density 1 keeps the
+    // whole task vector, so the output is b + 1·δ = x.
+    let got = run(
+        "dare_linear",
+        &[2],
+        Some(0),
+        &w,
+        NO,
+        &[&[0.0, 1.0], &[2.0, 1.0]],
+    );
+    assert_close(&got, &[2.0, 1.0], 1e-6);
+}

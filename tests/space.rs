@@ -160,3 +160,121 @@ fn global_parameters_get_one_gene_set_for_all_models() {
     let plan = Plan::build(recipe, &tmp.path().join("r.yaml")).unwrap();
     assert!(plan.jobs.iter().all(|j| j.global.or("t", f64::NAN) == 0.25));
 }
+
+/// `SearchSpace::new` for `method` over 4-layer models `base`, `ft1` (and `ft2`) with the
+/// given fixed parameters and search YAML; returns the error.
+fn space_error(method: &str, fixed: &str, yaml_search: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, v) in [("base", 0), ("ft1", 1), ("ft2", 2)] {
+        write_model(&tmp.path().join(name), &ModelSpec::new(v).layers(4));
+    }
+    let d = |n: &str| tmp.path().join(n).display().to_string();
+    let models = if method == "slerp" {
+        vec![d("base"), d("ft1")]
+    } else {
+        vec![d("ft1"), d("ft2")]
+    };
+    let merge = MergeSpec {
+        method: method.into(),
+        base_model: Some(d("base")),
+        models,
+        dtype: None,
+        parameters: serde_saphyr::from_str(fixed).unwrap(),
+    };
+    let search: SpaceSpec = serde_saphyr::from_str(yaml_search).unwrap();
+    SearchSpace::new(merge, search, Path::new("s.yaml"))
+        .expect_err("the space is invalid")
+        .to_string()
+}
+
+fn assert_names(e: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(e.contains(n), "`{n}` missing from: {e}");
+    }
+}
+
+#[test]
+fn bounds_outside_the_parameters_domain_are_refused_before_any_trial() {
+    // density is a kept fraction, [0, 1] (mergekit sparsify.py); [0.5, 2.0] used to pass here
+    // and fail every trial whose genes drew a density above 1.
+    let e = space_error(
+        "ties",
+        "{}",
+        "parameters:\n  density: {bounds: [0.5, 2.0]}\n",
+    );
+    assert_names(
+        &e,
+        &["search.parameters.density.bounds", "[0.5, 2]", "[0, 1]"],
+    );
+    // A global parameter: slerp's t, [0, 1] (slerp.py's docstring).
+    let e = space_error("slerp", "{}", "parameters:\n  t: {bounds: [-0.5, 1]}\n");
+    assert_names(&e, &["search.parameters.t.bounds", "[0, 1]"]);
+}
+
+#[test]
+fn fixed_parameters_outside_their_domain_are_refused() {
+    let e = space_error(
+        "ties",
+        "{density: [0.5, 1.5]}",
+        "parameters:\n  weight: {bounds: [0, 1]}\n",
+    );
+    assert_names(&e, &["merge.parameters.density", "1.5", "[0, 1]"]);
+}
+
+#[test]
+fn della_bounds_that_break_density_plus_minus_epsilon_are_refused() {
+    // epsilon's default is 0.15 (generalized_task_arithmetic.py); a density just below 1
+    // makes density + epsilon ≥ 1, which sparsify.py's della_magprune rejects.
+    let e = space_error(
+        "della",
+        "{}",
+        "parameters:\n  density: {bounds: [0.2, 1.0]}\n",
+    );
+    assert_names(&e, &["search.parameters.density.bounds", "epsilon = 0.15"]);
+    // [0.2, 0.8] keeps density ± 0.15 inside (0.05, 0.95): accepted.
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, v) in [("base", 0), ("ft1", 1)] {
+        write_model(&tmp.path().join(name), &ModelSpec::new(v).layers(4));
+    }
+    let merge = MergeSpec {
+        method: "della".into(),
+        base_model: Some(tmp.path().join("base").display().to_string()),
+        models: vec![tmp.path().join("ft1").display().to_string()],
+        dtype: None,
+        parameters: Default::default(),
+    };
+    let search: SpaceSpec =
+        serde_saphyr::from_str("parameters:\n  density: {bounds: [0.2, 0.8]}\n").unwrap();
+    SearchSpace::new(merge, search, Path::new("s.yaml")).expect("a valid della space");
+}
+
+#[test]
+fn filters_without_tensors_and_oversized_layer_groups_are_named() {
+    // The test models are llama-shaped (common/mod.rs): self_attn, mlp, norms, embeddings.
+    let e = space_error(
+        "ties",
+        "{}",
+        "filters: [mlp, cross_attn]\nparameters:\n  weight: {bounds: [0, 1]}\n",
+    );
+    assert_names(&e, &["search.filters", "`cross_attn`", "no tensor"]);
+    // `proj` takes every q/k/v/o/gate/up/down projection first, so `mlp` owns nothing.
+    let e = space_error(
+        "ties",
+        "{}",
+        "filters: [proj, mlp]\nparameters:\n  weight: {bounds: [0, 1]}\n",
+    );
+    assert_names(&e, &["search.filters", "`mlp`", "earlier filter"]);
+    // 4 layers: 5 layers per gene cannot be honoured (it used to be clamped silently).
+    let e = space_error(
+        "ties",
+        "{}",
+        "layer_granularity: 5\nparameters:\n  weight: {bounds: [0, 1]}\n",
+    );
+    assert_names(&e, &["search.layer_granularity", "5", "4 layers"]);
+    let e = space_error(
+        "ties",
+        "{}",
+        "layer_granularity: 0\nparameters:\n  weight: {bounds: [0, 1]}\n",
+    );
+    assert_names(&e, &["search.layer_granularity", "at least 1"]);
+}

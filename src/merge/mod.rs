@@ -6,7 +6,9 @@
 //! [`registry::METHODS`] over memory-mapped inputs → streaming writer).
 
 pub mod config;
+pub mod domain;
 pub mod engine;
+pub mod help;
 pub mod inputs;
 pub mod job;
 pub mod methods;
@@ -20,10 +22,11 @@ pub mod topk;
 
 pub use config::MergeConfig;
 pub use engine::{run, MergeSummary};
+pub use help::methods_table;
 pub use inputs::TensorInputs;
 pub use job::{Params, TensorJob};
 pub use plan::Plan;
-pub use registry::{method, MergeOptions, MethodDef, METHODS};
+pub use registry::{method, Domain, MergeOptions, MethodDef, ParamDef, METHODS};
 
 use crate::error::Result;
 

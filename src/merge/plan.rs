@@ -1,6 +1,6 @@
 //! Config → validated plan. Everything that can be checked from the YAML and the safetensors
 //! headers is checked here, before a single tensor byte is read: method, parameter names,
-//! kinds and ranges, model directories, layer ranges, tensor presence, shapes and dtypes.
+//! kinds and domains (each parameter's [`registry::ParamDef::domain`]), model directories, layer ranges, tensor presence, shapes and dtypes.
 //!
 //! Parameter resolution follows mergekit's `ConfigReader.parameter`: a per-model parameter is
 //! looked up in the source's own `parameters`, then the slice's, then the global ones; a global
@@ -601,7 +601,7 @@ impl Resolver<'_> {
             base: s.base_pos,
             global,
         };
-        self.check_ranges(&job).map_err(err)?;
+        self.check_domains(&job).map_err(err)?;
         Ok(Some(job))
     }
 
@@ -678,55 +678,35 @@ impl Resolver<'_> {
         Ok(Some(x))
     }
 
-    /// Range checks that need the resolved values.
-    fn check_ranges(&self, job: &TensorJob) -> std::result::Result<(), String> {
-        let unit = |name: &str, v: f64, at: &str| -> std::result::Result<(), String> {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!(
-                    "{at}: `{name}` = {v} for tensor {} is outside [0, 1]",
-                    job.name
-                ));
+    /// Checks every resolved value against its [`registry::ParamDef`]'s domain, and each
+    /// model's per-model values against the method's [`registry::JointRule`]. The base's
+    /// per-model values are skipped where the method does not merge the base itself
+    /// (mergekit never reads them there).
+    fn check_domains(&self, job: &TensorJob) -> std::result::Result<(), String> {
+        let check = |params: &Params, at: &str| -> std::result::Result<(), String> {
+            for (name, v) in &params.0 {
+                let Some(def) = self.method.param(name) else {
+                    continue;
+                };
+                if !def.admits(*v) {
+                    return Err(format!(
+                        "{at}: `{name}` = {v} for tensor {} is outside {}",
+                        job.name, def.domain
+                    ));
+                }
             }
             Ok(())
         };
-        for (name, v) in &job.global.0 {
-            match *name {
-                "select_topk" => unit(name, *v, "parameters")?,
-                "tol" | "eps" if *v <= 0.0 => {
-                    return Err(format!("parameters: `{name}` must be > 0, got {v}"))
-                }
-                "max_iter" if *v < 1.0 => {
-                    return Err(format!("parameters: `max_iter` must be ≥ 1, got {v}"))
-                }
-                "epsilon" if *v < 0.0 => {
-                    return Err(format!("parameters: `epsilon` must be ≥ 0, got {v}"))
-                }
-                _ => {}
-            }
-        }
+        check(&job.global, "parameters")?;
         for (j, src) in job.sources.iter().enumerate() {
-            if Some(j) == job.base {
+            if Some(j) == job.base && !self.method.base_is_input {
                 continue;
             }
             let at = format!("model {}", self.set.models[src.model].path.display());
-            let p = &src.params;
-            if let Some(d) = p.get("density") {
-                unit("density", d, &at)?;
-            }
-            if let Some(g) = p.get("gamma") {
-                unit("gamma", g, &at)?;
-            }
-            if let (Some(e), Some(d)) = (p.get("epsilon"), p.get("density")) {
-                if d < 1.0 && d > 0.0 && (d - e <= 0.0 || d + e >= 1.0) {
-                    return Err(format!(
-                        "{at}: della keeps entries with probability in [density − epsilon, density + epsilon], which must lie inside (0, 1); density = {d}, epsilon = {e} for tensor {}",
-                        src.tensor
-                    ));
-                }
-                if e < 0.0 {
-                    return Err(format!("{at}: `epsilon` must be ≥ 0, got {e}"));
-                }
-            }
+            check(&src.params, &at)?;
+            self.method
+                .check_joint(&src.params)
+                .map_err(|e| format!("{at}: {e} for tensor {}", src.tensor))?;
         }
         Ok(())
     }

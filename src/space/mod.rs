@@ -15,11 +15,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::ModelDir;
 use crate::error::{Error, Result};
 use crate::merge::config::{InputModel, Parameters};
-use crate::merge::registry::{self, Kind, Scope};
+use crate::merge::registry::{self, Kind, MethodDef, ParamDefault, Scope};
 use crate::merge::setting::{Conditional, ListItem, Scalar, Setting};
 use crate::merge::MergeConfig;
+use crate::merge::Params;
 use mergesearch_searchers::Bounds;
 
 /// How a searched parameter is declared in a study file.
@@ -158,13 +160,25 @@ impl SearchSpace {
             }
         }
         let known = |name: &str| method.params.iter().find(|p| p.name == name);
-        for name in merge.parameters.keys() {
-            if known(name).is_none() {
+        for (name, setting) in &merge.parameters {
+            let Some(def) = known(name) else {
                 return Err(err(format!(
                     "merge.parameters: `{name}` is not a parameter of {} (it takes: {})",
                     method.name,
                     param_list(method)
                 )));
+            };
+            // Every number a setting holds (scalars, gradient points, filter values) must
+            // lie in the domain; gradients interpolate between them, so then all values do.
+            if def.kind != Kind::Bool {
+                let mut values = Vec::new();
+                numbers(setting, &mut values);
+                if let Some(v) = values.iter().find(|v| !def.admits(**v)) {
+                    return Err(err(format!(
+                        "merge.parameters.{name}: {v} is outside the domain of `{name}`, {}",
+                        def.domain
+                    )));
+                }
             }
         }
         for (name, p) in &space.parameters {
@@ -186,6 +200,12 @@ impl SearchSpace {
                     "search.parameters.{name}.bounds: [{lo}, {hi}] is empty; expected lo < hi"
                 )));
             }
+            if !def.domain.contains_interval(lo, hi) {
+                return Err(err(format!(
+                    "search.parameters.{name}.bounds: [{lo}, {hi}] is not inside the domain of `{name}` for {}, {}",
+                    method.name, def.domain
+                )));
+            }
             if let Some(i) = p.init {
                 if !(lo..=hi).contains(&i) {
                     return Err(err(format!(
@@ -199,15 +219,24 @@ impl SearchSpace {
                 )));
             }
         }
+        check_joint_rule(method, &merge, &space).map_err(err)?;
         let config_dir = merge.base_model.as_ref().unwrap_or(&merge.models[0]);
         // The planner's own rule (config.json, else tensor names), so genes and layers agree.
-        let layers = crate::checkpoint::ModelDir::open(Path::new(config_dir))?.num_layers();
+        let base = ModelDir::open(Path::new(config_dir))?;
+        let layers = base.num_layers();
         if layers == 0 {
             return Err(err(format!(
                 "{config_dir}: the model has no decoder layers to search"
             )));
         }
-        let granularity = space.layer_granularity.min(layers.max(1));
+        if space.layer_granularity > layers {
+            return Err(err(format!(
+                "search.layer_granularity: {} is larger than the {layers} layers of {config_dir}; use at most {layers} (one gene for all layers)",
+                space.layer_granularity
+            )));
+        }
+        check_filters(&space.filters, &base, config_dir).map_err(err)?;
+        let granularity = space.layer_granularity;
         let n_groups = layers.div_ceil(granularity).max(1);
         let mut groups: Vec<Option<String>> = space.filters.iter().cloned().map(Some).collect();
         groups.push(None);
@@ -368,4 +397,116 @@ fn param_list(method: &registry::MethodDef) -> String {
         .map(|p| p.name)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Every number in a setting: scalars, gradient points and filter-entry values.
+fn numbers(setting: &Setting, out: &mut Vec<f64>) {
+    match setting {
+        Setting::Scalar(Scalar::Number(v)) => out.push(*v),
+        Setting::Scalar(_) => {}
+        Setting::Conditional(c) => numbers(&c.value, out),
+        Setting::List(items) => {
+            for item in items {
+                match item {
+                    ListItem::Scalar(Scalar::Number(v)) => out.push(*v),
+                    ListItem::Scalar(_) => {}
+                    ListItem::Conditional(c) => numbers(&c.value, out),
+                }
+            }
+        }
+    }
+}
+
+/// Each filter must own at least one tensor of `base` (the first matching filter wins, as
+/// the planner evaluates them), and the `rest` group too: otherwise its genes would change
+/// nothing. Filters match by substring; `*` matches every tensor.
+fn check_filters(
+    filters: &[String],
+    base: &ModelDir,
+    base_dir: &str,
+) -> std::result::Result<(), String> {
+    let mut owned = vec![0usize; filters.len() + 1];
+    for name in base.tensors.keys() {
+        let group = filters
+            .iter()
+            .position(|f| f == "*" || name.contains(f.as_str()))
+            .unwrap_or(filters.len());
+        owned[group] += 1;
+    }
+    for (f, n) in filters.iter().zip(&owned) {
+        if *n == 0 {
+            let also = filters
+                .iter()
+                .take_while(|g| *g != f)
+                .any(|g| g == "*" || base.tensors.keys().any(|t| t.contains(g.as_str())));
+            return Err(format!(
+                "search.filters: `{f}` matches no tensor of {base_dir}{}, so its genes would have no effect",
+                if also { " that an earlier filter does not already take" } else { "" }
+            ));
+        }
+    }
+    if owned[filters.len()] == 0 {
+        return Err(format!(
+            "search.filters: [{}] take every tensor of {base_dir}, so the `rest` genes would have no effect",
+            filters.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the method's [`registry::JointRule`] (della's `density ± epsilon` inside (0, 1))
+/// over the searched bounds: on a grid of each searched parameter the rule reads (its ends,
+/// points just inside them, and 15 interior points), the others at their fixed scalar or
+/// registry default. A violation anywhere would fail those trials at run time.
+fn check_joint_rule(
+    method: &MethodDef,
+    merge: &MergeSpec,
+    space: &SpaceSpec,
+) -> std::result::Result<(), String> {
+    let Some(rule) = method.joint else {
+        return Ok(());
+    };
+    let mut axes: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    let mut fixed = Params::default();
+    for &name in rule.reads {
+        let Some(def) = method.param(name) else {
+            continue;
+        };
+        if let Some(p) = space.parameters.get(name) {
+            let [lo, hi] = p.bounds;
+            let eps = (hi - lo) * 1e-9;
+            let mut grid = vec![lo, lo + eps, hi - eps, hi];
+            grid.extend((1..16).map(|i| lo + (hi - lo) * i as f64 / 16.0));
+            axes.push((def.name, grid));
+        } else if let Some(Setting::Scalar(Scalar::Number(v))) = merge.parameters.get(name) {
+            fixed.0.insert(def.name, *v);
+        } else if let ParamDefault::Value(v) = def.default {
+            if !merge.parameters.contains_key(name) {
+                fixed.0.insert(def.name, v);
+            }
+        }
+    }
+    if axes.is_empty() {
+        return Ok(());
+    }
+    let total: usize = axes.iter().map(|a| a.1.len()).product();
+    for mut i in 0..total {
+        let mut at = fixed.clone();
+        for (name, grid) in &axes {
+            at.0.insert(name, grid[i % grid.len()]);
+            i /= grid.len();
+        }
+        if let Err(e) = method.check_joint(&at) {
+            let keys: Vec<String> = axes
+                .iter()
+                .map(|(n, _)| format!("search.parameters.{n}.bounds"))
+                .collect();
+            return Err(format!(
+                "{}: {e}, a point inside the bounds; those trials would fail, so narrow the bounds ({})",
+                keys.join(" / "),
+                rule.describe
+            ));
+        }
+    }
+    Ok(())
 }

@@ -15,6 +15,36 @@ pub fn base_of(job: &TensorJob) -> Result<usize> {
         .ok_or_else(|| Error::merge(&job.name, "this method needs a base_model"))
 }
 
+/// A resolved global parameter. The planner (and [`crate::merge::fill_defaults`]) sets
+/// every parameter the registry gives a default, so kernels carry no defaults of their own:
+/// a missing value is an error naming the tensor and parameter, never a made-up value.
+pub fn global(job: &TensorJob, name: &str) -> Result<f64> {
+    job.global.get(name).ok_or_else(|| {
+        Error::merge(
+            &job.name,
+            format!("parameter `{name}` is not set (the registry's default was not filled in)"),
+        )
+    })
+}
+
+/// A resolved boolean global parameter (see [`global`]).
+pub fn global_flag(job: &TensorJob, name: &str) -> Result<bool> {
+    global(job, name).map(|v| v != 0.0)
+}
+
+/// A resolved per-model parameter of input `k` (see [`global`]).
+pub fn per_model(job: &TensorJob, k: usize, name: &str) -> Result<f64> {
+    job.sources[k].params.get(name).ok_or_else(|| {
+        Error::merge(
+            &job.name,
+            format!(
+                "input {k} ({}) has no `{name}` (the registry's default was not filled in)",
+                job.sources[k].tensor
+            ),
+        )
+    })
+}
+
 /// The `weight` of every input in `which`.
 pub fn weights_of(job: &TensorJob, which: &[usize]) -> Result<Vec<f64>> {
     which

@@ -6,7 +6,7 @@
 //! - Karcher, Riemannian center of mass and mollifier smoothing (1977)
 //! - mergekit's reference for the method: <https://arxiv.org/abs/2603.04972>
 
-use super::common::{dot, norm, par_fill};
+use super::common::{dot, global, norm, par_fill};
 use crate::error::Result;
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
@@ -20,8 +20,8 @@ pub fn merge(
     dst: &mut [u8],
 ) -> Result<()> {
     let xs: Vec<Vec<f32>> = (0..inputs.len()).map(|k| inputs.to_vec(k)).collect();
-    let max_iter = job.global.or("max_iter", 10.0) as usize;
-    let tol = job.global.or("tol", 1e-5);
+    let max_iter = global(job, "max_iter")? as usize;
+    let tol = global(job, "tol")?;
     encode_to(job.out_dtype, &karcher_mean(&xs, max_iter, tol), dst);
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! ## References
 //! - Wortsman et al., Model soups, <https://arxiv.org/abs/2203.05482>
 
-use super::common::weights_of;
+use super::common::{global_flag, weights_of};
 use crate::error::{Error, Result};
 use crate::merge::inputs::TensorInputs;
 use crate::merge::job::TensorJob;
@@ -18,7 +18,7 @@ pub fn merge(
 ) -> Result<()> {
     let all: Vec<usize> = (0..job.sources.len()).collect();
     let w = weights_of(job, &all)?;
-    let normalize = job.global.flag("normalize", true);
+    let normalize = global_flag(job, "normalize")?;
     let sum: f64 = w.iter().sum();
     if normalize && sum.abs() < 1e-12 {
         return Err(Error::merge(

@@ -10,7 +10,7 @@ use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
 use crate::merge::registry::MergeOptions;
 
-use super::common::{base_of, par_fill, par_sum};
+use super::common::{base_of, global_flag, par_fill, par_sum};
 use rayon::prelude::*;
 
 /// Merges one tensor.
@@ -23,7 +23,7 @@ pub fn merge(
     let w0 = inputs.to_vec(base_of(job)?);
     let ws: Vec<Vec<f32>> = job.others().iter().map(|&k| inputs.to_vec(k)).collect();
     let shape = inputs.shape();
-    let len = if job.global.flag("filter_wise", false) && shape.len() >= 2 {
+    let len = if global_flag(job, "filter_wise")? && shape.len() >= 2 {
         *shape.last().unwrap_or(&1)
     } else {
         w0.len()

@@ -6,7 +6,7 @@
 //! ## References
 //! - <https://goddard.blog/posts/multislerp-wow-what-a-cool-idea>
 
-use super::common::{norm, par_fill, par_sum, weights_of};
+use super::common::{global, global_flag, norm, par_fill, par_sum, weights_of};
 use crate::error::{Error, Result};
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
@@ -26,8 +26,8 @@ pub fn merge(
         return Ok(());
     }
     let mut w = weights_of(job, &others)?;
-    let eps = job.global.or("eps", 1e-8);
-    if job.global.flag("normalize_weights", true) {
+    let eps = global(job, "eps")?;
+    if global_flag(job, "normalize_weights")? {
         let s: f64 = w.iter().sum();
         if s.abs() < 1e-12 {
             return Err(Error::merge(

@@ -4,7 +4,7 @@
 //! ## References
 //! - <https://huggingface.co/alchemonaut/QuartetAnemoi-70B-t0.0001>
 
-use super::common::base_of;
+use super::common::{base_of, global};
 use crate::error::Result;
 use crate::merge::inputs::TensorInputs;
 use crate::merge::job::TensorJob;
@@ -19,7 +19,7 @@ pub fn merge(
 ) -> Result<()> {
     let base = base_of(job)?;
     let other = job.others()[0];
-    let t = job.global.or("t", 0.0) as f32;
+    let t = global(job, "t")? as f32;
     inputs.map_chunks(&[base, other], job.out_dtype, dst, |_, ins, out| {
         for ((o, a), b) in out.iter_mut().zip(ins[0]).zip(ins[1]) {
             let w = (t / (a - b).abs().max(1e-6)).clamp(0.0, 1.0);

@@ -3,7 +3,7 @@
 //! mergekit interpolates along dim 0). With a base model the task vectors are interpolated
 //! and added back. Follows mergekit's `nuslerp.py`.
 
-use super::common::{par_fill, par_sum, weights_of};
+use super::common::{global_flag, par_fill, par_sum, weights_of};
 use crate::error::Result;
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
@@ -29,8 +29,8 @@ pub fn merge(
         v1.iter_mut().zip(b).for_each(|(x, y)| *x -= y);
     }
     let shape = inputs.shape();
-    let flatten = job.global.flag("nuslerp_flatten", true);
-    let row_wise = job.global.flag("nuslerp_row_wise", false);
+    let flatten = global_flag(job, "nuslerp_flatten")?;
+    let row_wise = global_flag(job, "nuslerp_row_wise")?;
     let n = v0.len();
     // Vectors as (count, length, element index of vector v position j).
     // Tensors of rank > 2 are viewed as (numel / last dim) × last dim.

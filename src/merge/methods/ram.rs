@@ -4,7 +4,7 @@
 //! ## References
 //! - <https://arxiv.org/abs/2601.13572>
 
-use super::common::base_of;
+use super::common::{base_of, global};
 use crate::error::Result;
 use crate::merge::inputs::TensorInputs;
 use crate::merge::job::TensorJob;
@@ -20,7 +20,7 @@ pub fn merge(
     let base = base_of(job)?;
     let mut which = vec![base];
     which.extend(job.others());
-    let eps = job.global.or("epsilon", 1e-5) as f32;
+    let eps = global(job, "epsilon")? as f32;
     inputs.map_chunks(&which, job.out_dtype, dst, |_, ins, out| {
         for (i, o) in out.iter_mut().enumerate() {
             let b = ins[0][i];

@@ -6,7 +6,7 @@
 //! ## References
 //! - Wan et al., FuseChat, <https://arxiv.org/abs/2408.07990>
 
-use super::common::{base_of, par_fill, par_sum};
+use super::common::{base_of, global, par_fill, par_sum};
 use crate::error::Result;
 use crate::merge::inputs::{encode_to, TensorInputs};
 use crate::merge::job::TensorJob;
@@ -33,7 +33,7 @@ pub fn merge(
         })
         .collect();
     let m = tvs.len() as f64;
-    let topk = job.global.or("select_topk", 1.0);
+    let topk = global(job, "select_topk")?;
     if topk < 1.0 {
         // Population variance across models at each position.
         let mut var = vec![0f32; n];

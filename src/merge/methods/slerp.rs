@@ -5,7 +5,7 @@
 //! ## References
 //! - Shoemake, Animating rotation with quaternion curves (SIGGRAPH 1985)
 
-use super::common::base_of;
+use super::common::{base_of, global};
 use crate::error::Result;
 use crate::merge::inputs::TensorInputs;
 use crate::merge::job::TensorJob;
@@ -23,7 +23,7 @@ pub fn merge(
 ) -> Result<()> {
     let base = base_of(job)?;
     let other = job.others()[0];
-    let t = job.global.or("t", 0.5);
+    let t = global(job, "t")?;
     let (n0, n1, d) = inputs.fold_chunks(
         &[base, other],
         || (0f64, 0f64, 0f64),

@@ -17,7 +17,7 @@
 //! - Davari & Belilovsky, Model Breadcrumbs, <https://arxiv.org/abs/2312.06795>
 //! - Deep et al., DELLA-Merging, <https://arxiv.org/abs/2406.11617>
 
-use super::common::{base_of, weights_of};
+use super::common::{base_of, global, global_flag, per_model, weights_of};
 use crate::error::Result;
 use crate::merge::inputs::TensorInputs;
 use crate::merge::job::TensorJob;
@@ -95,22 +95,35 @@ pub fn gta(
 ) -> Result<()> {
     let base = base_of(job)?;
     let others = job.others();
-    let rescale = job.global.flag("rescale", false);
+    let rescale = global_flag(job, "rescale")?;
     let weights: Vec<f32> = weights_of(job, &others)?
         .into_iter()
         .map(|w| w as f32)
         .collect();
+    // `gamma` (breadcrumbs) and `epsilon` (DELLA) exist only for the presets that read
+    // them; elsewhere they are unused and 0.
+    let used = |name: &str| match (preset.sparsify, name) {
+        (Some(Sparsify::MagnitudeOutliers), "gamma") => true,
+        (Some(Sparsify::DellaMagprune), "epsilon") => true,
+        _ => false,
+    };
     let params: Vec<SparsifyParams> = others
         .iter()
         .map(|&k| {
-            let p = &job.sources[k].params;
-            SparsifyParams {
-                density: p.or("density", 1.0),
-                gamma: p.or("gamma", 0.01),
-                epsilon: p.or("epsilon", 0.15),
-            }
+            let opt = |name| {
+                if used(name) {
+                    per_model(job, k, name)
+                } else {
+                    Ok(0.0)
+                }
+            };
+            Ok(SparsifyParams {
+                density: per_model(job, k, "density")?,
+                gamma: opt("gamma")?,
+                epsilon: opt("epsilon")?,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let sparse: Vec<SparseTerm> = match preset.sparsify {
         Some(method) if params.iter().any(|p| p.density < 1.0) => {
             let streams = (0..others.len())
@@ -158,8 +171,8 @@ pub fn gta(
     let combine = Combine {
         terms: &terms,
         consensus: preset.consensus,
-        normalize: job.global.flag("normalize", false),
-        lambda: job.global.or("lambda", 1.0) as f32,
+        normalize: global_flag(job, "normalize")?,
+        lambda: global(job, "lambda")? as f32,
     };
     let refs: Vec<&[f32]> = materialized.iter().map(|d| d.as_slice()).collect();
     let ext = inputs.extended(&refs);
