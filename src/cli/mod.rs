@@ -6,7 +6,6 @@ use clap::{Args, Parser, Subcommand};
 mod eval;
 mod export;
 mod merge;
-mod methods;
 mod report;
 mod search;
 mod zoo;
@@ -121,7 +120,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(a) => export::run_export(a),
         Command::Report(a) => report::run_report(a),
         Command::Methods => {
-            print!("{}", methods::methods_table());
+            print!("{}", mergesearch::merge::methods_table());
             Ok(())
         }
         Command::Bench(BenchCommand::Merge(a)) => mergesearch::bench::run_merge_bench(a),
