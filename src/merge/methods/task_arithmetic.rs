@@ -102,10 +102,12 @@ pub fn gta(
         .collect();
     // `gamma` (breadcrumbs) and `epsilon` (DELLA) exist only for the presets that read
     // them; elsewhere they are unused and 0.
-    let used = |name: &str| match (preset.sparsify, name) {
-        (Some(Sparsify::MagnitudeOutliers), "gamma") => true,
-        (Some(Sparsify::DellaMagprune), "epsilon") => true,
-        _ => false,
+    let used = |name: &str| {
+        matches!(
+            (preset.sparsify, name),
+            (Some(Sparsify::MagnitudeOutliers), "gamma")
+                | (Some(Sparsify::DellaMagprune), "epsilon")
+        )
     };
     let params: Vec<SparsifyParams> = others
         .iter()
