@@ -258,10 +258,13 @@ def simple_evaluate(model, model_args, tasks, batch_size, limit=None, samples=No
     let text = std::fs::read_to_string(cwd.join("configs/own-checkpoints.yaml")).unwrap();
     std::fs::write(
         cwd.join("configs/own-checkpoints.yaml"),
+        // The config is written for 32-layer checkpoints; the zoo's models have 4 layers,
+        // and a granularity above the layer count is an error (one gene for all layers).
         text.replace(
             "budget: {trials: 100, seconds: 172800}",
             "budget: {trials: 2}",
-        ),
+        )
+        .replace("layer_granularity: 8", "layer_granularity: 4"),
     )
     .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_mergesearch"))
