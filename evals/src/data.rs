@@ -33,12 +33,14 @@ impl<T> Record<T> {
     }
 }
 
-/// Reads every non-blank line of `path` as a `T`.
+/// Reads every non-blank line of `path` as a `T`. A UTF-8 byte-order mark at the start of
+/// the file (as some Windows editors write) is ignored.
 pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<Record<T>>, EvalError> {
     let text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -109,8 +111,15 @@ impl DataSpec {
         }
     }
 
-    /// Reads the file and applies the limit.
+    /// Reads the file and applies the limit. A file without a single record (empty or
+    /// blank) is an error naming it: a harness with no examples cannot score anything.
     pub fn load<T: DeserializeOwned>(&self) -> Result<Vec<Record<T>>, EvalError> {
-        Ok(subsample(read_jsonl(&self.path)?, self.limit, self.seed))
+        let records = read_jsonl(&self.path)?;
+        if records.is_empty() {
+            return Err(EvalError::NoData {
+                path: self.path.clone(),
+            });
+        }
+        Ok(subsample(records, self.limit, self.seed))
     }
 }

@@ -32,6 +32,7 @@ pub struct Entropy {
     name: String,
     samples: Vec<Sample>,
     batch_size: usize,
+    unknown_warned: std::sync::OnceLock<()>,
 }
 
 impl Entropy {
@@ -41,6 +42,7 @@ impl Entropy {
             name: name.into(),
             samples,
             batch_size: 8,
+            unknown_warned: std::sync::OnceLock::new(),
         }
     }
 
@@ -71,6 +73,12 @@ impl Harness for Entropy {
         model: &dyn CausalLm,
         tok: &dyn TextTokenizer,
     ) -> Result<Metrics, EvalError> {
+        crate::harness::warn_unknown_words(
+            &self.unknown_warned,
+            &self.name,
+            tok,
+            self.samples.iter().map(|s| s.prompt.as_str()),
+        );
         let vocab = model.vocab_size();
         // (sequence, index of its first continuation token)
         let mut seqs = Vec::new();

@@ -23,6 +23,12 @@ pub enum EvalError {
         /// What was wrong with the line.
         message: String,
     },
+    /// A data file holds no records (it is empty or blank).
+    #[error("{}: no examples (the data file is empty)", path.display())]
+    NoData {
+        /// The data file.
+        path: PathBuf,
+    },
     /// An eval-suite file is malformed (unknown type, unknown field, bad value).
     #[error("{}: {message}", path.display())]
     Suite {

@@ -31,6 +31,7 @@ pub struct ExactMatch {
     max_new_tokens: usize,
     regex: Option<Regex>,
     batch_size: usize,
+    unknown_warned: std::sync::OnceLock<()>,
 }
 
 impl ExactMatch {
@@ -42,6 +43,7 @@ impl ExactMatch {
             max_new_tokens,
             regex: None,
             batch_size: 8,
+            unknown_warned: std::sync::OnceLock::new(),
         }
     }
 
@@ -133,6 +135,12 @@ impl Harness for ExactMatch {
                 message: "no examples".into(),
             });
         }
+        crate::harness::warn_unknown_words(
+            &self.unknown_warned,
+            &self.name,
+            tok,
+            self.examples.iter().map(|e| e.prompt.as_str()),
+        );
         let mut correct = 0usize;
         for chunk in self.examples.chunks(self.batch_size) {
             let mut prompts = Vec::with_capacity(chunk.len());

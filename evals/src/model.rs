@@ -28,6 +28,14 @@ pub trait TextTokenizer {
 
     /// The end-of-sequence token, which stops generation, if the tokenizer has one.
     fn eos_id(&self) -> Option<u32>;
+
+    /// The words of `text` the tokenizer has no token for (they encode to its unknown
+    /// token), in order. The default, for tokenizers that cannot tell (or never fall back to
+    /// an unknown token), is none.
+    fn unknown_words(&self, text: &str) -> Vec<String> {
+        let _ = text;
+        Vec::new()
+    }
 }
 
 /// Calls `model.logits` and checks that every sequence got `seq_len × vocab` values.

@@ -34,6 +34,7 @@ pub struct Question {
 pub struct MultipleChoice {
     name: String,
     questions: Vec<Question>,
+    unknown_warned: std::sync::OnceLock<()>,
 }
 
 impl MultipleChoice {
@@ -42,6 +43,7 @@ impl MultipleChoice {
         Self {
             name: name.into(),
             questions,
+            unknown_warned: std::sync::OnceLock::new(),
         }
     }
 
@@ -140,6 +142,12 @@ impl Harness for MultipleChoice {
                 message: "no questions".into(),
             });
         }
+        crate::harness::warn_unknown_words(
+            &self.unknown_warned,
+            &self.name,
+            tok,
+            self.questions.iter().map(|q| q.prompt.as_str()),
+        );
         let (mut acc, mut acc_norm) = (0usize, 0usize);
         for q in &self.questions {
             let ll = self.logliks(q, model, tok)?;

@@ -22,6 +22,7 @@ pub struct Perplexity {
     name: String,
     texts: Vec<String>,
     batch_size: usize,
+    unknown_warned: std::sync::OnceLock<()>,
 }
 
 impl Perplexity {
@@ -31,6 +32,7 @@ impl Perplexity {
             name: name.into(),
             texts,
             batch_size: 8,
+            unknown_warned: std::sync::OnceLock::new(),
         }
     }
 
@@ -64,6 +66,12 @@ impl Harness for Perplexity {
         model: &dyn CausalLm,
         tok: &dyn TextTokenizer,
     ) -> Result<Metrics, EvalError> {
+        crate::harness::warn_unknown_words(
+            &self.unknown_warned,
+            &self.name,
+            tok,
+            self.texts.iter().map(String::as_str),
+        );
         let vocab = model.vocab_size();
         let mut seqs = Vec::new();
         for text in &self.texts {

@@ -117,6 +117,19 @@ pub enum RawHarness {
     },
 }
 
+impl RawHarness {
+    /// The `limit` key, for the harnesses that read data.
+    pub fn limit(&self) -> Option<usize> {
+        match self {
+            RawHarness::Perplexity { limit, .. }
+            | RawHarness::MultipleChoice { limit, .. }
+            | RawHarness::ExactMatch { limit, .. }
+            | RawHarness::Entropy { limit, .. } => *limit,
+            RawHarness::Command { .. } => None,
+        }
+    }
+}
+
 /// A suite file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -221,6 +234,11 @@ impl Suite {
         };
         let mut out = Vec::with_capacity(self.raw.harnesses.len());
         for (i, raw) in self.raw.harnesses.iter().enumerate() {
+            if raw.limit() == Some(0) {
+                return Err(self.error(format!(
+                    "harnesses[{i}].limit is 0: a harness needs at least one example (omit `limit` to use the whole file)"
+                )));
+            }
             let resolved = match raw {
                 RawHarness::Perplexity {
                     name,

@@ -195,6 +195,7 @@ fn parse_header(
     out: &mut HashMap<String, TensorMeta>,
     skipped: &mut Vec<(String, String)>,
 ) -> Result<()> {
+    check_header(file, buf)?;
     let (n, meta) = SafeTensors::read_metadata(buf).map_err(|e| {
         let what = match e {
             safetensors::SafeTensorError::MetadataIncompleteBuffer => {
@@ -208,6 +209,16 @@ fn parse_header(
     let data_start = 8 + n;
     for (name, info) in meta.tensors() {
         let Some(dtype) = DType::from_safetensors(info.dtype) else {
+            if is_parameter(&name) {
+                return Err(Error::checkpoint(
+                    file,
+                    format!(
+                        "tensor {name} has dtype {:?} (shape {:?}), which mergesearch cannot read: \
+                         weights must be F32, F16 or BF16 (dequantize the checkpoint first)",
+                        info.dtype, info.shape
+                    ),
+                ));
+            }
             skipped.push((name, format!("{:?}", info.dtype)));
             continue;
         };
@@ -227,6 +238,126 @@ fn parse_header(
                 end: data_start + info.data_offsets.1,
             },
         );
+    }
+    Ok(())
+}
+
+/// Whether `name` is a model parameter (`….weight`, `….bias`) rather than a buffer such as
+/// `position_ids`: a parameter in a dtype we cannot read is an error, a buffer is skipped.
+fn is_parameter(name: &str) -> bool {
+    name.ends_with(".weight") || name.ends_with(".bias")
+}
+
+/// Bits per element of a safetensors dtype name, `None` for names safetensors does not define.
+fn dtype_bits(name: &str) -> Option<u64> {
+    Some(match name {
+        "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" => 8,
+        "I16" | "U16" | "F16" | "BF16" => 16,
+        "I32" | "U32" | "F32" => 32,
+        "I64" | "U64" | "F64" | "C64" => 64,
+        "F4" => 4,
+        "F6_E2M3" | "F6_E3M2" => 6,
+        _ => return None,
+    })
+}
+
+/// Checks each tensor entry of the header before the safetensors crate does, so that a huge
+/// shape, an unknown dtype or offsets that disagree with the shape are reported with the
+/// tensor's name, dtype and shape (the crate reports only "invalid offset").
+fn check_header(file: &Path, buf: &[u8]) -> Result<()> {
+    let Some(len) = buf.get(..8) else {
+        return Err(Error::checkpoint(
+            file,
+            "file is shorter than the 8-byte safetensors header length",
+        ));
+    };
+    let n = u64::from_le_bytes(len.try_into().expect("8 bytes"));
+    let data_len = (buf.len() as u64).saturating_sub(8);
+    if n > data_len {
+        return Err(Error::checkpoint(
+            file,
+            format!(
+                "file is truncated: the header claims {n} bytes but the file holds {data_len} after the length"
+            ),
+        ));
+    }
+    let header = &buf[8..8 + n as usize];
+    // Malformed JSON is left to the safetensors parser, which names the problem.
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(header)
+    else {
+        return Ok(());
+    };
+    let data_len = data_len - n;
+    for (name, info) in &map {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = info.get("dtype").and_then(|d| d.as_str()).unwrap_or("");
+        let shape = info.get("shape").and_then(|s| s.as_array());
+        let offsets = info.get("data_offsets").and_then(|s| s.as_array());
+        let (Some(shape), Some(offsets)) = (shape, offsets) else {
+            return Err(Error::checkpoint(
+                file,
+                format!("tensor {name}: header entry lacks \"shape\" or \"data_offsets\""),
+            ));
+        };
+        let shape_text = serde_json::Value::Array(shape.clone()).to_string();
+        let Some(bits) = dtype_bits(dtype) else {
+            return Err(Error::checkpoint(
+                file,
+                format!("tensor {name} (shape {shape_text}) has unknown dtype {dtype:?}"),
+            ));
+        };
+        let dims: Option<Vec<u64>> = shape.iter().map(|d| d.as_u64()).collect();
+        let Some(dims) = dims else {
+            return Err(Error::checkpoint(
+                file,
+                format!(
+                    "tensor {name} ({dtype}) has shape {shape_text}, which is not a list of sizes"
+                ),
+            ));
+        };
+        let nbytes = dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .and_then(|numel| numel.checked_mul(bits))
+            .map(|b| b.div_ceil(8));
+        let Some(nbytes) = nbytes.filter(|&b| usize::try_from(b).is_ok()) else {
+            return Err(Error::checkpoint(
+                file,
+                format!("tensor {name} ({dtype}) has shape {shape_text}, too large to address"),
+            ));
+        };
+        let range: Option<Vec<u64>> = offsets.iter().map(|d| d.as_u64()).collect();
+        let (start, end) = match range.as_deref() {
+            Some(&[s, e]) if s <= e => (s, e),
+            _ => {
+                return Err(Error::checkpoint(
+                    file,
+                    format!(
+                        "tensor {name} ({dtype}, shape {shape_text}) has data_offsets {}, expected [start, end] with start <= end",
+                        serde_json::Value::Array(offsets.clone())
+                    ),
+                ))
+            }
+        };
+        if end - start != nbytes {
+            return Err(Error::checkpoint(
+                file,
+                format!(
+                    "tensor {name} ({dtype}, shape {shape_text}) needs {nbytes} bytes but its data_offsets [{start}, {end}] span {}",
+                    end - start
+                ),
+            ));
+        }
+        if end > data_len {
+            return Err(Error::checkpoint(
+                file,
+                format!(
+                    "tensor {name} ({dtype}, shape {shape_text}): data_offsets [{start}, {end}] run past the end of the data ({data_len} bytes); the file is truncated"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -92,6 +92,9 @@ impl CheckpointWriter {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "out".into());
         let tmp_dir = final_dir.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        if let Some(parent) = final_dir.parent() {
+            super::guard::sweep_stale(parent);
+        }
         if tmp_dir.exists() {
             std::fs::remove_dir_all(&tmp_dir).map_err(|e| Error::io(&tmp_dir, e))?;
         }
@@ -228,29 +231,80 @@ impl Drop for CheckpointWriter {
 }
 
 /// Moves `tmp` to `dst`, replacing an existing `dst` only once `tmp` is complete.
+///
+/// An existing `dst` is swapped with `tmp` in one `renameat2(RENAME_EXCHANGE)` where the
+/// filesystem supports it, so that `dst` always exists (a kill leaves the old tree under the
+/// temporary name, which the next run sweeps). Elsewhere `dst` is first moved aside to
+/// `.NAME.old-PID` (which [`super::guard::sweep_stale`] moves back if the run is killed
+/// before the second rename). The old tree is removed last.
 pub fn replace_dir(tmp: &Path, dst: &Path) -> Result<()> {
     if let Some(parent) = dst.parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
     }
-    if dst.exists() {
-        let old = dst.with_file_name(format!(
-            ".{}.old-{}",
-            dst.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        std::fs::rename(dst, &old).map_err(|e| Error::io(dst, e))?;
-        if let Err(e) = std::fs::rename(tmp, dst) {
-            // Put the previous output back rather than leave it under a hidden name.
-            let _ = std::fs::rename(&old, dst);
-            return Err(Error::io(dst, e));
-        }
-        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
-    } else {
-        std::fs::rename(tmp, dst).map_err(|e| Error::io(dst, e))?;
+    if std::fs::symlink_metadata(dst).is_err() {
+        return std::fs::rename(tmp, dst).map_err(|e| Error::io(dst, e));
     }
-    Ok(())
+    let old = match exchange(tmp, dst) {
+        Ok(()) => tmp.to_path_buf(),
+        Err(e) if exchange_unsupported(&e) => {
+            let old = dst.with_file_name(format!(
+                ".{}.old-{}",
+                dst.file_name().unwrap_or_default().to_string_lossy(),
+                std::process::id()
+            ));
+            std::fs::rename(dst, &old).map_err(|e| Error::io(dst, e))?;
+            if let Err(e) = std::fs::rename(tmp, dst) {
+                // Put the previous output back rather than leave it under a hidden name.
+                let _ = std::fs::rename(&old, dst);
+                return Err(Error::io(dst, e));
+            }
+            old
+        }
+        Err(e) => return Err(Error::io(dst, e)),
+    };
+    let removed = if old.is_dir() {
+        std::fs::remove_dir_all(&old)
+    } else {
+        std::fs::remove_file(&old)
+    };
+    removed.map_err(|e| Error::io(&old, e))
+}
+
+/// Atomically swaps the two paths (`renameat2(..., RENAME_EXCHANGE)`).
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (a, b) = (cstr(a)?, cstr(b)?);
+    // SAFETY: both pointers are valid NUL-terminated strings that outlive the call; the
+    // syscall reads them and touches no other memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Errors that mean "this kernel or filesystem cannot exchange", not "this rename is wrong".
+fn exchange_unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) | Some(libc::EPERM)
+    )
 }
 
 /// The JSON header of one shard, padded with spaces to a multiple of 8 bytes.

@@ -71,7 +71,8 @@ impl EvalTarget {
             }
             EvalTarget::Merge { plan, opts, .. } => {
                 let dir = if needs_dir {
-                    let t = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                    // Removed on drop, on every path out of here (errors included).
+                    let t = merge_tmp_dir()?;
                     let out = t.path().join("merged");
                     merge::run(&plan, &out, &opts, u64::MAX, |_, _, _| {})?;
                     _tmp = Some(t);
@@ -106,6 +107,44 @@ impl EvalTarget {
             out.extend_prefixed(h.name(), metrics);
         }
         Ok(out)
+    }
+}
+
+/// Prefix of the temporary directories a merge target is written to for command harnesses:
+/// `mergesearch-eval-PID-XXXXXX` in the system temporary directory.
+const TMP_PREFIX: &str = "mergesearch-eval-";
+
+/// A fresh temporary directory for a merged checkpoint (removed when dropped). The first call
+/// of a process removes those of processes that no longer exist (a killed `search` or `eval`
+/// cannot remove its own).
+fn merge_tmp_dir() -> Result<tempfile::TempDir> {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let root = std::env::temp_dir();
+    SWEPT.call_once(|| sweep_merge_tmp_dirs(&root));
+    tempfile::Builder::new()
+        .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
+        .tempdir_in(&root)
+        .map_err(|e| Error::io(&root, e))
+}
+
+/// Removes `root/mergesearch-eval-PID-*` directories whose process is gone (best effort).
+fn sweep_merge_tmp_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TMP_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| crate::atomic::parse_pid(pid))
+        else {
+            continue;
+        };
+        if crate::atomic::process_is_gone(pid) && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

@@ -19,6 +19,7 @@ const EOS_CANDIDATES: &[&str] = &[
 pub struct HfTokenizer {
     inner: tokenizers::Tokenizer,
     eos: Option<u32>,
+    unk: Option<u32>,
     path: PathBuf,
 }
 
@@ -63,9 +64,11 @@ impl HfTokenizer {
             })?),
             None => EOS_CANDIDATES.iter().find_map(|t| inner.token_to_id(t)),
         };
+        let unk = unk_id(&inner);
         Ok(Self {
             inner,
             eos,
+            unk,
             path: path.to_path_buf(),
         })
     }
@@ -103,4 +106,32 @@ impl TextTokenizer for HfTokenizer {
     fn eos_id(&self) -> Option<u32> {
         self.eos
     }
+
+    fn unknown_words(&self, text: &str) -> Vec<String> {
+        let Some(unk) = self.unk else {
+            return Vec::new();
+        };
+        let Ok(enc) = self.inner.encode(text, false) else {
+            return Vec::new();
+        };
+        enc.get_ids()
+            .iter()
+            .zip(enc.get_offsets())
+            .filter(|(&id, _)| id == unk)
+            .map(|(_, &(a, b))| text.get(a..b).unwrap_or("?").to_string())
+            .collect()
+    }
+}
+
+/// The id of the model's unknown token, for the models that have one (WordLevel, WordPiece,
+/// BPE without byte fallback). A word that is not in the vocabulary encodes to it.
+fn unk_id(t: &tokenizers::Tokenizer) -> Option<u32> {
+    use tokenizers::models::ModelWrapper;
+    let name = match t.get_model() {
+        ModelWrapper::WordLevel(m) => Some(m.unk_token.clone()),
+        ModelWrapper::WordPiece(m) => Some(m.unk_token.clone()),
+        ModelWrapper::BPE(m) => m.unk_token.clone(),
+        ModelWrapper::Unigram(_) => None,
+    }?;
+    t.token_to_id(&name)
 }

@@ -155,31 +155,12 @@ pub fn run(
     })
 }
 
-/// Refuses an output directory that would replace the current directory or an input model
-/// (e.g. `merge cfg.yaml .`), before any work.
+/// Refuses an output directory that would replace or sit inside a study, an input model or
+/// the current directory (e.g. `merge cfg.yaml .`, `export results/demo ... results/demo`),
+/// before any work: see [`crate::checkpoint::guard_out_dir`].
 fn check_out_dir(plan: &Plan, out_dir: &Path) -> Result<()> {
-    let Ok(out) = out_dir.canonicalize() else {
-        return Ok(()); // does not exist yet
-    };
-    let cwd = std::env::current_dir()
-        .ok()
-        .and_then(|c| c.canonicalize().ok());
-    let inputs = plan
-        .models
-        .iter()
-        .filter_map(|m| m.path.canonicalize().ok());
-    for p in cwd.into_iter().chain(inputs) {
-        if p.starts_with(&out) {
-            return Err(Error::checkpoint(
-                out_dir,
-                format!(
-                    "refusing to replace the output directory: it contains {}",
-                    p.display()
-                ),
-            ));
-        }
-    }
-    Ok(())
+    let inputs: Vec<&Path> = plan.models.iter().map(|m| m.path.as_path()).collect();
+    crate::checkpoint::guard_out_dir(out_dir, &inputs)
 }
 
 /// config.json (layer count and dtype updated), tokenizer files, and the merge config.
