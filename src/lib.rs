@@ -19,6 +19,7 @@ pub mod models;
 pub mod report;
 pub mod runtime;
 pub mod space;
+pub mod stale;
 pub mod study;
 pub mod zoo;
 

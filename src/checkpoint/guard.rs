@@ -8,8 +8,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::atomic::{parse_pid, process_is_gone};
 use crate::error::{Error, Result};
+use crate::stale::{dead_entries, parse_pid};
 
 /// Marker of a study directory.
 const STUDY_DB: &str = "study.db";
@@ -154,25 +154,18 @@ fn resolve(path: &Path) -> std::io::Result<PathBuf> {
 /// aside by a replacement that was killed before it finished) is moved back to `NAME` when
 /// nothing took its place, else removed. Only these exact names are touched.
 pub fn sweep_stale(dir: &Path) {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let file_name = e.file_name();
-        let Some((name, kind, pid)) = file_name.to_str().and_then(split_stale_name) else {
-            continue;
-        };
-        if !process_is_gone(pid) || !e.file_type().is_ok_and(|t| t.is_dir()) {
+    let dead = dead_entries(dir, |n| split_stale_name(n).map(|(_, _, pid)| pid));
+    for e in dead {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         let path = e.path();
+        let file_name = e.file_name();
+        let Some((name, kind, _)) = file_name.to_str().and_then(split_stale_name) else {
+            continue;
+        };
         if kind == Kind::Old {
-            let original = dir.join(name);
+            let original = path.with_file_name(name);
             if !original.exists() && std::fs::rename(&path, &original).is_ok() {
                 eprintln!(
                     "note: restored {} (moved aside by an interrupted run)",

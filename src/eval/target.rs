@@ -129,20 +129,13 @@ fn merge_tmp_dir() -> Result<tempfile::TempDir> {
 
 /// Removes `root/mergesearch-eval-PID-*` directories whose process is gone (best effort).
 fn sweep_merge_tmp_dirs(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(TMP_PREFIX))
+    let dead = crate::stale::dead_entries(root, |n| {
+        n.strip_prefix(TMP_PREFIX)
             .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| crate::atomic::parse_pid(pid))
-        else {
-            continue;
-        };
-        if crate::atomic::process_is_gone(pid) && e.file_type().is_ok_and(|t| t.is_dir()) {
+            .and_then(|(pid, _)| crate::stale::parse_pid(pid))
+    });
+    for e in dead {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }

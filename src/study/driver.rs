@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use mergesearch_evals::ResolvedHarness;
-use mergesearch_searchers::Searcher;
+use mergesearch_searchers::{Outcome, Searcher};
 
 use super::front::FrontTracker;
 use super::observer::{Observer, StopReason, TrialEvent};
@@ -103,9 +103,10 @@ impl Study {
             }
         }
         let mut views = super::views::CsvViews::new(dir, columns.clone());
-        views.started(objectives, &stored)?;
+        let front = tracker.ids();
+        views.started(objectives, &stored, &front)?;
         for o in observers.iter_mut() {
-            o.started(objectives, &stored)?;
+            o.started(objectives, &stored, &front)?;
         }
         let mut rerun: VecDeque<Trial> = stored
             .into_iter()
@@ -188,19 +189,24 @@ impl Study {
                 in_flight -= 1;
                 let t0 = Instant::now();
                 t.seconds = Some(seconds);
-                match scored.and_then(|m| objectives.evaluate(&m).map(|e| (m, e))) {
+                let outcome = match scored.and_then(|m| objectives.evaluate(&m).map(|e| (m, e))) {
                     Ok((metrics, e)) => {
                         t.state = TrialState::Complete;
                         t.metrics = Some(metrics);
                         t.scalar = Some(e.scalar);
                         t.feasible = Some(e.violation == 0.0);
-                        t.objectives = Some(e.values);
+                        t.objectives = Some(e.values.clone());
+                        Outcome::Scored {
+                            objectives: e.values,
+                            violations: e.violations,
+                        }
                     }
                     Err(e) => {
                         t.state = TrialState::Failed;
                         t.error = Some(e.to_string());
+                        Outcome::Failed
                     }
-                }
+                };
                 if objectives.reference.is_none() {
                     // Derived once, from the first feasible trial, and kept (in the storage,
                     // for --resume): a reference that moved with the trials would make the
@@ -219,7 +225,7 @@ impl Study {
                 };
                 t.hypervolume = Some(tracker.hypervolume());
                 searcher
-                    .tell(t.id, &objectives.outcome(&t))
+                    .tell(t.id, &outcome)
                     .map_err(|e| Error::model(format!("trial {}", t.id), e))?;
                 let snapshot = serde_json::to_string(&*searcher)
                     .map_err(|e| Error::model("searcher snapshot", e))?;

@@ -15,9 +15,9 @@ use crate::hash::fnv1a64;
 /// File path (as the study reads it) → hash of its bytes, as 16 hex digits.
 pub type Fingerprint = BTreeMap<String, String>;
 
-/// The files a suite reads: the suite file, then each harness's search and held-out data.
-pub fn suite_files(suite_path: &Path) -> Result<Vec<PathBuf>> {
-    let suite = Suite::load(suite_path)?;
+/// The files a suite reads: the suite file, then each harness's search and held-out data
+/// (`suite` is the file at `suite_path`, parsed).
+pub fn suite_files(suite_path: &Path, suite: &Suite) -> Vec<PathBuf> {
     let base = suite_path.parent().unwrap_or(Path::new(""));
     let mut files = vec![suite_path.to_path_buf()];
     for h in &suite.raw().harnesses {
@@ -32,13 +32,13 @@ pub fn suite_files(suite_path: &Path) -> Result<Vec<PathBuf>> {
         files.push(base.join(&data.heldout));
     }
     files.dedup();
-    Ok(files)
+    files
 }
 
-/// Hashes every file the suite at `suite_path` reads.
-pub fn fingerprint(suite_path: &Path) -> Result<Fingerprint> {
+/// Hashes every file the suite at `suite_path` (parsed: `suite`) reads.
+pub fn fingerprint(suite_path: &Path, suite: &Suite) -> Result<Fingerprint> {
     let mut out = Fingerprint::new();
-    for f in suite_files(suite_path)? {
+    for f in suite_files(suite_path, suite) {
         let bytes = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
         out.insert(f.display().to_string(), format!("{:016x}", fnv1a64(&bytes)));
     }

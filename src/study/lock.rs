@@ -9,7 +9,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -20,7 +20,6 @@ pub const LOCK_FILE: &str = "study.lock";
 #[derive(Debug)]
 pub struct StudyLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl StudyLock {
@@ -57,12 +56,7 @@ impl StudyLock {
         file.rewind().map_err(|e| Error::io(&path, e))?;
         file.write_all(me.as_bytes())
             .map_err(|e| Error::io(&path, e))?;
-        Ok(Self { _file: file, path })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { _file: file })
     }
 }
 

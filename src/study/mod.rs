@@ -32,7 +32,7 @@ pub mod views;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mergesearch_evals::ResolvedHarness;
+use mergesearch_evals::{ResolvedHarness, Suite};
 use mergesearch_searchers::AnySearcher;
 
 pub use config::StudyConfig;
@@ -61,6 +61,8 @@ pub struct Study {
     pub space: SearchSpace,
     /// Metric → objective mapping.
     pub objectives: Objectives,
+    /// The eval suite as validated and fingerprinted when the study was opened.
+    suite: Suite,
     harnesses: Vec<ResolvedHarness>,
     storage: Box<dyn Storage>,
     searcher: AnySearcher,
@@ -86,9 +88,8 @@ impl Study {
 
     /// Harnesses whose held-out scores are not independent of the search split: command
     /// harnesses whose command has no `{split}` placeholder run the same thing twice.
-    pub fn split_blind_harnesses(&self) -> Result<Vec<String>> {
-        let suite = mergesearch_evals::Suite::load(&self.config.evals)?;
-        Ok(suite
+    pub fn split_blind_harnesses(&self) -> Vec<String> {
+        self.suite
             .raw()
             .harnesses
             .iter()
@@ -100,7 +101,7 @@ impl Study {
                 }
                 _ => None,
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -117,15 +118,6 @@ pub fn open_read_only(dir: &std::path::Path) -> Result<(StudyConfig, SqliteStora
         ));
     }
     Ok((cfg, storage))
-}
-
-/// The lowest scalar among feasible complete trials.
-pub fn best_scalar(trials: &[Trial]) -> Option<f64> {
-    trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete && t.feasible == Some(true))
-        .filter_map(|t| t.scalar)
-        .min_by(f64::total_cmp)
 }
 
 /// The best feasible complete trial (lowest scalar).

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use mergesearch_evals::{Direction, ResolvedHarness};
-use mergesearch_searchers::{pareto, Bounds, Outcome, Problem, Sense};
+use mergesearch_searchers::{pareto, Bounds, Problem, Sense};
 
 use super::config::StudyConfig;
 use super::trial::{MetricMap, Trial, TrialState};
@@ -172,21 +172,6 @@ impl Objectives {
             self.constraints.len(),
         )
         .map_err(|e| Error::model("search problem", e))
-    }
-
-    /// What a searcher is told about a finished trial: objectives and violations of a
-    /// complete trial (recomputed from its stored metrics), else a failure.
-    pub fn outcome(&self, trial: &Trial) -> Outcome {
-        match (&trial.state, &trial.metrics) {
-            (TrialState::Complete, Some(m)) => match self.evaluate(m) {
-                Ok(e) => Outcome::Scored {
-                    objectives: e.values,
-                    violations: e.violations,
-                },
-                Err(_) => Outcome::Failed,
-            },
-            _ => Outcome::Failed,
-        }
     }
 
     fn minimized(&self, o: &Objective, v: f64) -> f64 {

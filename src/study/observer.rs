@@ -39,8 +39,14 @@ pub enum StopReason {
 
 /// Side work of the driver loop. Every method has a no-op default.
 pub trait Observer {
-    /// The study is open: `trials` are the stored ones (in id order), before any new trial.
-    fn started(&mut self, _objectives: &Objectives, _trials: &[Trial]) -> Result<()> {
+    /// The study is open: `trials` are the stored ones (in id order) and `front` the ids of
+    /// their feasible Pareto front, before any new trial.
+    fn started(
+        &mut self,
+        _objectives: &Objectives,
+        _trials: &[Trial],
+        _front: &[u64],
+    ) -> Result<()> {
         Ok(())
     }
 

@@ -50,7 +50,8 @@ impl Study {
         // The initial recipe must plan: this checks every model directory and that their
         // tensors match, before anything is scored.
         Plan::build(space.decode(&space.init), config_path)?;
-        let harnesses = Suite::load(&config.evals)?.resolve(Split::Search)?;
+        let suite = Suite::load(&config.evals)?;
+        let harnesses = suite.resolve(Split::Search)?;
         let mut objectives = Objectives::new(&config, &harnesses, config_path)?;
         let problem = objectives.problem(space.bounds.clone())?;
         let fresh = mergesearch_searchers::build(
@@ -60,7 +61,7 @@ impl Study {
             config.seed,
         )
         .map_err(|e| Error::config(config_path, format!("searcher: {e}")))?;
-        let fingerprint = fingerprint::fingerprint(&config.evals)?;
+        let fingerprint = fingerprint::fingerprint(&config.evals, &suite)?;
         let stored_config = as_run(&config, config_path)?;
 
         if dir.exists() && !dir.is_dir() {
@@ -158,6 +159,7 @@ impl Study {
             dir: dir.to_path_buf(),
             space,
             objectives,
+            suite,
             harnesses,
             storage,
             searcher,

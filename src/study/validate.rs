@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mergesearch_evals::{Split, Suite};
+use mergesearch_evals::Split;
 
 use super::driver::score;
 use super::views;
@@ -29,7 +29,7 @@ impl Study {
     /// rewrites `pareto.csv`, and returns search and held-out objective values side by side.
     /// One candidate that cannot be re-scored does not cost the others theirs.
     pub fn validate(&mut self) -> Result<Vec<Validated>> {
-        let heldout = Suite::load(&self.config.evals)?.resolve(Split::Heldout)?;
+        let heldout = self.suite.resolve(Split::Heldout)?;
         let mut trials = self.storage.trials()?;
         let front = self.objectives.front(&trials);
         let mut out = Vec::new();

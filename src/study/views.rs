@@ -142,13 +142,9 @@ pub fn write_pareto(dir: &Path, columns: &Columns, front: &[&Trial]) -> Result<(
     crate::atomic::write_view(&path, &bytes)
 }
 
-/// Rewrites both views from `trials` (the storage's, in id order).
-pub fn rewrite(
-    dir: &Path,
-    columns: &Columns,
-    objectives: &Objectives,
-    trials: &[Trial],
-) -> Result<()> {
+/// Rewrites both views from `trials` (the storage's, in id order) whose feasible front is
+/// `front`.
+pub fn rewrite(dir: &Path, columns: &Columns, trials: &[Trial], front: &[u64]) -> Result<()> {
     let path = dir.join("trials.csv");
     let rows: Vec<Vec<String>> = trials
         .iter()
@@ -157,7 +153,6 @@ pub fn rewrite(
         .collect();
     let bytes = csv_bytes(&path, &columns.trials_header(), &rows)?;
     crate::atomic::write_view(&path, &bytes)?;
-    let front = objectives.front(trials);
     let members: Vec<&Trial> = trials.iter().filter(|t| front.contains(&t.id)).collect();
     write_pareto(dir, columns, &members)
 }
@@ -197,12 +192,11 @@ impl CsvViews {
 }
 
 impl Observer for CsvViews {
-    fn started(&mut self, objectives: &Objectives, trials: &[Trial]) -> Result<()> {
-        rewrite(&self.dir, &self.columns, objectives, trials)?;
-        let ids = objectives.front(trials);
+    fn started(&mut self, _: &Objectives, trials: &[Trial], front: &[u64]) -> Result<()> {
+        rewrite(&self.dir, &self.columns, trials, front)?;
         self.front = trials
             .iter()
-            .filter(|t| ids.contains(&t.id))
+            .filter(|t| front.contains(&t.id))
             .map(|t| (t.id, t.clone()))
             .collect();
         let path = self.dir.join("trials.csv");

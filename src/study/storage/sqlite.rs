@@ -130,20 +130,6 @@ impl SqliteStorage {
         Ok(s)
     }
 
-    /// Names of the studies in the database at `path` (read-only).
-    pub fn study_names(path: &Path) -> Result<Vec<String>> {
-        let s = Self::open_read_only(path, "?")?;
-        let mut stmt = s
-            .conn
-            .prepare("SELECT name FROM studies ORDER BY created_at")
-            .map_err(|e| s.err(None, e))?;
-        let names = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| s.err(None, e))?;
-        Ok(names)
-    }
-
     fn err(&self, trial: Option<u64>, e: impl std::fmt::Display) -> Error {
         sql_err(&self.path, &self.study, trial, e)
     }
@@ -333,8 +319,7 @@ impl Storage for SqliteStorage {
         let id = id as u64;
         // On error the transaction is dropped, i.e. rolled back: nothing is stored.
         let new = propose(id)?;
-        let mut trial = Trial::running(id, new.genotype, new.recipe, new.seed);
-        trial.started_at = unix_now();
+        let trial = Trial::running(id, new.genotype, new.recipe, new.seed);
         let g = serde_json::to_string(&trial.genotype)
             .map_err(|x| sql_err(&path, &study, Some(id), x))?;
         tx.execute(
