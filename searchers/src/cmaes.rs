@@ -47,8 +47,6 @@
 
 mod run;
 
-use std::collections::VecDeque;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -56,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use run::Run;
 pub use run::Stop;
 
-use crate::tickets::Tickets;
+use crate::generations::Generations;
 use crate::{Outcome, Problem, SearchError, Searcher};
 
 /// Default initial step size, as a fraction of the box width.
@@ -107,37 +105,26 @@ impl Default for CmaEsOptions {
     }
 }
 
-/// One sampled point: unrepaired normalized `u`, the in-box point handed out, the squared
-/// repair distance (normalized units), and what its trial was told.
+/// One sampled point: unrepaired normalized `u`, the in-box point handed out, and the
+/// squared repair distance (normalized units).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Sample {
     u: Vec<f64>,
     x: Vec<f64>,
     repair2: f64,
-    /// Whether its trial has been told.
-    told: bool,
-    /// Penalized scalar told (`None` = failed, or not told yet).
-    value: Option<f64>,
 }
 
-/// A generation being handed out and told.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Pending {
-    /// Serial number of the generation (the key of a pending trial's slot).
-    seq: u64,
+/// What a generation was sampled from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Origin {
     /// Run it was sampled in.
     run_id: u64,
     /// Distribution version (updates so far) it was sampled from.
     version: u64,
-    samples: Vec<Sample>,
-    /// Samples handed out so far (always the first ones).
-    handed: usize,
-    /// Samples told so far.
-    told: usize,
 }
 
-/// Where a pending trial's sample is: generation serial number and index in it.
-type Slot = (u64, usize);
+/// Generations of samples, told penalized scalars (`None` = failed).
+type Queue = Generations<Sample, Option<f64>, Origin>;
 
 /// IPOP-CMA-ES over a box; see the module docs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,10 +139,7 @@ pub struct CmaEs {
     restarts: usize,
     generation: u64,
     evaluations: u64,
-    queue: VecDeque<Pending>,
-    /// Serial number of the next generation sampled.
-    next_seq: u64,
-    tickets: Tickets<Slot>,
+    queue: Queue,
     best: Option<(Vec<f64>, f64)>,
     last_stop: Option<Stop>,
 }
@@ -235,9 +219,7 @@ impl CmaEs {
             restarts: 0,
             generation: 0,
             evaluations: 0,
-            queue: VecDeque::new(),
-            next_seq: 0,
-            tickets: Tickets::default(),
+            queue: Queue::default(),
             best: None,
             last_stop: None,
         })
@@ -293,43 +275,33 @@ impl CmaEs {
         x
     }
 
-    fn sample_generation(&mut self) -> Pending {
+    /// Samples λ points from the current distribution into the queue.
+    fn sample_generation(&mut self) {
         let samples = (0..self.run.p.lambda)
             .map(|_| {
                 let u = self.run.sample(&mut self.rng);
                 let repair2 = u.iter().map(|v| (v - v.clamp(0.0, 1.0)).powi(2)).sum();
                 let x = self.to_box(&u);
-                Sample {
-                    u,
-                    x,
-                    repair2,
-                    told: false,
-                    value: None,
-                }
+                Sample { u, x, repair2 }
             })
             .collect();
-        self.next_seq += 1;
-        Pending {
-            seq: self.next_seq - 1,
+        let origin = Origin {
             run_id: self.run_id,
             version: self.version,
-            samples,
-            handed: 0,
-            told: 0,
-        }
+        };
+        self.queue.push(samples, origin);
     }
 
     /// Updates the run from a fully told generation, then restarts if it stopped.
-    fn finish(&mut self, g: Pending) {
-        let told: Vec<Option<f64>> = g.samples.iter().map(|s| s.value).collect();
-        for (s, v) in g.samples.iter().zip(&told) {
+    fn finish(&mut self, samples: Vec<Sample>, told: Vec<Option<f64>>, origin: Origin) {
+        for (s, v) in samples.iter().zip(&told) {
             if let Some(v) = v {
                 if self.best.as_ref().is_none_or(|(_, b)| v < b) {
                     self.best = Some((s.x.clone(), *v));
                 }
             }
         }
-        if g.run_id != self.run_id {
+        if origin.run_id != self.run_id {
             return;
         }
         // Ranking fitness: value + boundary penalty (module docs).
@@ -346,8 +318,7 @@ impl CmaEs {
         if !gamma.is_finite() {
             gamma = f64::MAX;
         }
-        let fit: Vec<Option<f64>> = g
-            .samples
+        let fit: Vec<Option<f64>> = samples
             .iter()
             .zip(&told)
             .map(|(s, v)| {
@@ -360,8 +331,8 @@ impl CmaEs {
                 })
             })
             .collect();
-        let u: Vec<Vec<f64>> = g.samples.into_iter().map(|s| s.u).collect();
-        self.run.update(&u, &fit, g.version != self.version);
+        let u: Vec<Vec<f64>> = samples.into_iter().map(|s| s.u).collect();
+        self.run.update(&u, &fit, origin.version != self.version);
         self.version += 1;
         self.generation += 1;
         if let Some(stop) = self.run.stop() {
@@ -382,10 +353,7 @@ impl CmaEs {
         self.run_id += 1;
         self.version += 1;
         // Points of the old run not yet handed out are dropped.
-        for g in &mut self.queue {
-            g.samples.truncate(g.handed);
-        }
-        self.queue.retain(|g| !g.samples.is_empty());
+        self.queue.drop_unhanded();
     }
 }
 
@@ -399,50 +367,26 @@ impl Searcher for CmaEs {
     }
 
     fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
-        self.tickets.check_ask(trial)?;
-        let open = self.queue.iter().position(|g| g.handed < g.samples.len());
-        let i = match open {
-            Some(i) => i,
-            None => {
-                let g = self.sample_generation();
-                self.queue.push_back(g);
-                self.queue.len() - 1
-            }
-        };
-        let g = &mut self.queue[i];
-        let k = g.handed;
-        g.handed += 1;
-        self.tickets.ask(trial, (g.seq, k));
-        Ok(g.samples[k].x.clone())
+        self.queue.check_ask(trial)?;
+        if self.queue.exhausted() {
+            self.sample_generation();
+        }
+        Ok(self.queue.hand_out(trial).x)
     }
 
     fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {
-        self.tickets.check_tell(trial)?;
-        let value = self.problem.penalized_scalar(outcome);
-        let Some((seq, k)) = self.tickets.tell(trial) else {
-            return Err(SearchError::UnknownTrial(trial));
-        };
-        // A pending trial's generation stays queued until all its samples are told.
-        if let Some(g) = self.queue.iter_mut().find(|g| g.seq == seq) {
-            let s = &mut g.samples[k];
-            s.told = true;
-            s.value = value;
-            g.told += 1;
-        }
+        self.queue.check_tell(trial)?;
+        self.queue
+            .tell(trial, self.problem.penalized_scalar(outcome))?;
         self.evaluations += 1;
-        while self
-            .queue
-            .front()
-            .is_some_and(|g| g.told == g.samples.len())
-        {
-            if let Some(g) = self.queue.pop_front() {
-                self.finish(g);
-            }
+        while let Some(g) = self.queue.pop_complete() {
+            let (samples, told, origin) = g.into_told();
+            self.finish(samples, told, origin);
         }
         Ok(())
     }
 
     fn pending(&self) -> Vec<u64> {
-        self.tickets.pending()
+        self.queue.pending()
     }
 }

@@ -45,15 +45,13 @@
 
 mod variation;
 
-use std::collections::VecDeque;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::cmaes::MAX_STATE_BYTES;
+use crate::generations::Generations;
 use crate::pareto::{crowding_distance, non_dominated_sort};
-use crate::tickets::Tickets;
 use crate::{Outcome, Problem, SearchError, Searcher};
 
 /// SBX distribution index `η_c`.
@@ -90,22 +88,8 @@ struct Member {
     f: Option<Vec<f64>>,
 }
 
-/// A generation being handed out and told.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Pending {
-    /// Serial number of the generation (the key of a pending trial's slot).
-    seq: u64,
-    xs: Vec<Vec<f64>>,
-    /// Points handed out so far (always the first ones).
-    handed: usize,
-    /// Penalized objectives per point: `None` = not told yet, `Some(None)` = failed.
-    told: Vec<Option<Option<Vec<f64>>>>,
-    /// Points told so far.
-    n_told: usize,
-}
-
-/// Where a pending trial's point is: generation serial number and index in it.
-type Slot = (u64, usize);
+/// Generations of offspring, told penalized objective vectors (`None` = failed).
+type Queue = Generations<Vec<f64>, Option<Vec<f64>>, ()>;
 
 /// NSGA-II over a box; see the module docs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,10 +101,7 @@ pub struct Nsga2 {
     /// Start point, put into the first generation bred (then `None`).
     x0: Option<Vec<f64>>,
     parents: Vec<Member>,
-    queue: VecDeque<Pending>,
-    /// Serial number of the next generation bred.
-    next_seq: u64,
-    tickets: Tickets<Slot>,
+    queue: Queue,
     generation: u64,
     evaluations: u64,
 }
@@ -170,9 +151,7 @@ impl Nsga2 {
             rng: ChaCha8Rng::seed_from_u64(seed),
             x0,
             parents: Vec::new(),
-            queue: VecDeque::new(),
-            next_seq: 0,
-            tickets: Tickets::default(),
+            queue: Queue::default(),
             generation: 0,
             evaluations: 0,
         })
@@ -236,7 +215,7 @@ impl Nsga2 {
 
     /// The next `N` points: offspring of the parents, or (before any parents) `x0` and
     /// uniform samples.
-    fn breed(&mut self) -> Pending {
+    fn breed(&mut self) -> Vec<Vec<f64>> {
         let n = self.popsize;
         let mut xs = Vec::with_capacity(n);
         if self.parents.len() < 2 {
@@ -277,14 +256,7 @@ impl Nsga2 {
                 }
             }
         }
-        self.next_seq += 1;
-        Pending {
-            seq: self.next_seq - 1,
-            told: vec![None; xs.len()],
-            xs,
-            handed: 0,
-            n_told: 0,
-        }
+        xs
     }
 
     /// Binary tournament by the crowded comparison (Deb et al. 2002, Sec. III-C) between two
@@ -304,13 +276,9 @@ impl Nsga2 {
     }
 
     /// Environmental selection: the parents become the best `N` of parents ∪ `g`.
-    fn merge(&mut self, g: Pending) {
+    fn merge(&mut self, xs: Vec<Vec<f64>>, told: Vec<Option<Vec<f64>>>) {
         let mut pool = std::mem::take(&mut self.parents);
-        pool.extend(
-            g.xs.into_iter()
-                .zip(g.told)
-                .map(|(x, f)| Member { x, f: f.flatten() }),
-        );
+        pool.extend(xs.into_iter().zip(told).map(|(x, f)| Member { x, f }));
         let (rank, crowd) = rank_and_crowding(&pool, self.m());
         let mut order: Vec<usize> = (0..pool.len()).collect();
         // Crowded-comparison order: rank ascending, crowding descending; stable, so among
@@ -355,44 +323,27 @@ impl Searcher for Nsga2 {
     }
 
     fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
-        self.tickets.check_ask(trial)?;
-        let open = self.queue.iter().position(|g| g.handed < g.xs.len());
-        let i = match open {
-            Some(i) => i,
-            None => {
-                let g = self.breed();
-                self.queue.push_back(g);
-                self.queue.len() - 1
-            }
-        };
-        let g = &mut self.queue[i];
-        let k = g.handed;
-        g.handed += 1;
-        self.tickets.ask(trial, (g.seq, k));
-        Ok(g.xs[k].clone())
+        self.queue.check_ask(trial)?;
+        if self.queue.exhausted() {
+            let xs = self.breed();
+            self.queue.push(xs, ());
+        }
+        Ok(self.queue.hand_out(trial))
     }
 
     fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {
-        self.tickets.check_tell(trial)?;
-        let f = self.problem.penalized_vector(outcome);
-        let Some((seq, k)) = self.tickets.tell(trial) else {
-            return Err(SearchError::UnknownTrial(trial));
-        };
-        // A pending trial's generation stays queued until all its points are told.
-        if let Some(g) = self.queue.iter_mut().find(|g| g.seq == seq) {
-            g.told[k] = Some(f);
-            g.n_told += 1;
-        }
+        self.queue.check_tell(trial)?;
+        self.queue
+            .tell(trial, self.problem.penalized_vector(outcome))?;
         self.evaluations += 1;
-        while self.queue.front().is_some_and(|g| g.n_told == g.xs.len()) {
-            if let Some(g) = self.queue.pop_front() {
-                self.merge(g);
-            }
+        while let Some(g) = self.queue.pop_complete() {
+            let (xs, told, ()) = g.into_told();
+            self.merge(xs, told);
         }
         Ok(())
     }
 
     fn pending(&self) -> Vec<u64> {
-        self.tickets.pending()
+        self.queue.pending()
     }
 }
