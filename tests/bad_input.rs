@@ -8,21 +8,6 @@ use std::path::Path;
 
 use common::*;
 
-/// A working directory with `base`, `ft1`, `ft2` (2-layer f32 llama models) and a config that
-/// merges them successfully, so that each case changes exactly one thing.
-fn workspace() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for (name, v) in [("base", 0), ("ft1", 1), ("ft2", 2)] {
-        write_model(&tmp.path().join(name), &ModelSpec::new(v).layers(2));
-    }
-    tmp
-}
-
-const TIES: &str = "merge_method: ties\n\
-                    base_model: base\n\
-                    models:\n  - model: ft1\n    parameters: {weight: 0.5, density: 0.5}\n\
-                    \x20 - model: ft2\n    parameters: {weight: 0.5, density: 0.5}\n";
-
 /// Runs `yaml` into `out` and checks the failure contract: non-zero exit, every string of
 /// `culprits` in stderr, no panic, no output directory, no temporary directory.
 fn assert_fails(cwd: &Path, yaml: &str, culprits: &[&str]) -> String {
@@ -47,13 +32,13 @@ fn assert_fails(cwd: &Path, yaml: &str, culprits: &[&str]) -> String {
 #[test]
 fn the_unchanged_workspace_merges() {
     // Guards the cases below: each fails because of its one change, not the baseline.
-    let tmp = workspace();
+    let tmp = three_models();
     merge_ok(tmp.path(), TIES, "out", &[]);
 }
 
 #[test]
 fn corrupt_safetensors_header_names_the_file() {
-    let tmp = workspace();
+    let tmp = three_models();
     // An 8-byte header length followed by that many bytes of invalid JSON.
     let junk = b"{\"not json\": !!!";
     let mut bytes = (junk.len() as u64).to_le_bytes().to_vec();
@@ -64,7 +49,7 @@ fn corrupt_safetensors_header_names_the_file() {
 
 #[test]
 fn truncated_safetensors_names_the_file() {
-    let tmp = workspace();
+    let tmp = three_models();
     let p = tmp.path().join("ft2/model.safetensors");
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..bytes.len() - 6]).unwrap();
@@ -73,7 +58,7 @@ fn truncated_safetensors_names_the_file() {
 
 #[test]
 fn missing_tensor_names_the_tensor_and_the_model() {
-    let tmp = workspace();
+    let tmp = three_models();
     let missing = "model.layers.1.mlp.up_proj.weight";
     write_model_with(
         &tmp.path().join("ft1"),
@@ -90,7 +75,7 @@ fn missing_tensor_names_the_tensor_and_the_model() {
 /// and model.norm are gone).
 #[test]
 fn tensor_missing_from_the_first_model_is_reported() {
-    let tmp = workspace();
+    let tmp = three_models();
     let (layer0, norm) = ("model.layers.0.mlp.up_proj.weight", "model.norm.weight");
     write_model_with(
         &tmp.path().join("ft1"),
@@ -102,7 +87,7 @@ fn tensor_missing_from_the_first_model_is_reported() {
 
 #[test]
 fn shape_mismatch_names_the_tensor_and_both_shapes() {
-    let tmp = workspace();
+    let tmp = three_models();
     let name = "model.layers.0.mlp.down_proj.weight";
     // Same element count, transposed shape: [HIDDEN, INTER] = [8, 12] becomes [12, 8].
     write_model_with(
@@ -124,35 +109,35 @@ fn shape_mismatch_names_the_tensor_and_both_shapes() {
 
 #[test]
 fn unknown_merge_method_is_named() {
-    let tmp = workspace();
+    let tmp = three_models();
     let yaml = TIES.replace("merge_method: ties", "merge_method: tiez");
     assert_fails(tmp.path(), &yaml, &["tiez", "merge_method", "merge.yaml"]);
 }
 
 #[test]
 fn misspelled_top_level_key_is_named() {
-    let tmp = workspace();
+    let tmp = three_models();
     let yaml = TIES.replace("merge_method: ties", "merge_methd: ties");
     assert_fails(tmp.path(), &yaml, &["merge_methd", "merge.yaml"]);
 }
 
 #[test]
 fn misspelled_parameter_is_named() {
-    let tmp = workspace();
+    let tmp = three_models();
     let yaml = TIES.replacen("density: 0.5", "densty: 0.5", 1);
     assert_fails(tmp.path(), &yaml, &["densty"]);
 }
 
 #[test]
 fn density_above_one_is_rejected() {
-    let tmp = workspace();
+    let tmp = three_models();
     let yaml = TIES.replacen("density: 0.5", "density: 1.5", 1);
     assert_fails(tmp.path(), &yaml, &["density", "1.5"]);
 }
 
 #[test]
 fn della_keep_probability_outside_unit_interval_is_rejected() {
-    let tmp = workspace();
+    let tmp = three_models();
     // DELLA keeps with probability in [density − ε, density + ε] = [−0.1, 1.1] here.
     let yaml = "merge_method: della\n\
                 base_model: base\n\
@@ -163,21 +148,21 @@ fn della_keep_probability_outside_unit_interval_is_rejected() {
 
 #[test]
 fn missing_model_directory_is_named() {
-    let tmp = workspace();
+    let tmp = three_models();
     let yaml = TIES.replace("model: ft2", "model: no_such_model");
     assert_fails(tmp.path(), &yaml, &["no_such_model"]);
 }
 
 #[test]
 fn missing_required_weight_is_named() {
-    let tmp = workspace();
+    let tmp = three_models();
     let yaml = TIES.replacen("{weight: 0.5, density: 0.5}", "{density: 0.5}", 1);
     assert_fails(tmp.path(), &yaml, &["weight", "ft1"]);
 }
 
 #[test]
 fn missing_config_file_is_named() {
-    let tmp = workspace();
+    let tmp = three_models();
     let o = mergesearch(tmp.path(), &["merge", "nowhere.yaml", "out"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
@@ -188,7 +173,7 @@ fn missing_config_file_is_named() {
 
 #[test]
 fn failure_while_merging_leaves_nothing_behind() {
-    let tmp = workspace();
+    let tmp = three_models();
     // Planning accepts these weights; the linear kernel then refuses to divide by
     // Σ w = 1 + (−1) = 0 on the first tensor, after the writer created its temporary directory.
     let yaml = "merge_method: linear\n\
@@ -215,7 +200,7 @@ fn failure_while_merging_leaves_nothing_behind() {
 /// exit 1 after writing the output, and the `.old-` file is left behind.
 #[test]
 fn out_dir_that_is_a_file_is_refused_and_kept() {
-    let tmp = workspace();
+    let tmp = three_models();
     std::fs::write(tmp.path().join("outfile"), "not a directory").unwrap();
     let o = run_merge(tmp.path(), "merge.yaml", TIES, "outfile", &[]);
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -233,7 +218,7 @@ fn out_dir_that_is_a_file_is_refused_and_kept() {
 
 #[test]
 fn empty_layer_range_is_refused() {
-    let tmp = workspace();
+    let tmp = three_models();
     let yaml = "merge_method: passthrough\n\
                 slices:\n  - sources:\n      - model: ft1\n        layer_range: [1, 1]\n";
     assert_fails(
@@ -245,7 +230,7 @@ fn empty_layer_range_is_refused() {
 
 #[test]
 fn models_of_different_depths_are_named() {
-    let tmp = workspace();
+    let tmp = three_models();
     write_model(&tmp.path().join("deep"), &ModelSpec::new(3).layers(3));
     let yaml = "merge_method: linear\n\
                 models:\n  - model: ft1\n    parameters: {weight: 1}\n\

@@ -11,20 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// `base`, `ft1`, `ft2` (2-layer f32 llama models).
-fn workspace() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for (name, v) in [("base", 0), ("ft1", 1), ("ft2", 2)] {
-        write_model(&tmp.path().join(name), &ModelSpec::new(v).layers(2));
-    }
-    tmp
-}
-
-const TIES: &str = "merge_method: ties\n\
-                    base_model: base\n\
-                    models:\n  - model: ft1\n    parameters: {weight: 0.5, density: 0.5}\n\
-                    \x20 - model: ft2\n    parameters: {weight: 0.5, density: 0.5}\n";
-
 /// The id of a process that has exited (and been reaped), so `kill(pid, 0)` gives ESRCH.
 fn dead_pid() -> u32 {
     let mut c = Command::new("true").spawn().unwrap();
@@ -93,7 +79,7 @@ fn list(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn merge_refuses_an_input_model_and_what_contains_or_lies_inside_one() {
-    let tmp = workspace();
+    let tmp = three_models();
     let cwd = tmp.path();
     assert_refused(cwd, "ft1", &["ft1", "input model"]);
     assert_refused(cwd, "ft1/sub", &["ft1", "inside the input model"]);
@@ -129,7 +115,7 @@ fn merge_refuses_an_input_model_and_what_contains_or_lies_inside_one() {
 
 #[test]
 fn merge_refuses_a_study_directory_its_parent_and_its_inside() {
-    let tmp = workspace();
+    let tmp = three_models();
     let cwd = tmp.path();
     std::fs::create_dir_all(cwd.join("results/demo")).unwrap();
     std::fs::write(cwd.join("results/demo/study.db"), "not really sqlite").unwrap();
@@ -156,26 +142,9 @@ fn merge_refuses_a_study_directory_its_parent_and_its_inside() {
 /// deleted it (and any sibling study).
 #[test]
 fn export_refuses_the_study_directory_and_its_parent() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::study::workspace();
     let cwd = tmp.path();
-    std::os::unix::fs::symlink(test_zoo(), cwd.join("zoo")).unwrap();
-    let study = "name: demo
-merge:
-  method: task_arithmetic
-  base_model: zoo/base
-  models: [zoo/ft-add, zoo/ft-sort]
-search:
-  layer_granularity: 2
-  parameters:
-    weight: {bounds: [0.0, 1.5], init: 0.3}
-evals: zoo/evals.yaml
-objectives:
-  - {metric: add/accuracy}
-  - {metric: sort/accuracy}
-searcher: {type: random}
-budget: {trials: 2}
-seed: 0
-";
+    let study = common::study::study_yaml("demo", "random", 2);
     std::fs::write(cwd.join("demo.yaml"), study).unwrap();
     let o = mergesearch(cwd, &["search", "demo.yaml"]);
     assert!(o.status.success(), "search failed:\n{}", stderr(&o));
@@ -215,7 +184,7 @@ seed: 0
 
 #[test]
 fn stale_partials_of_dead_writers_are_swept_and_others_kept() {
-    let tmp = workspace();
+    let tmp = three_models();
     let cwd = tmp.path();
     let dead = dead_pid();
     let me = std::process::id();
@@ -314,7 +283,7 @@ fn atomic_write_sweeps_temp_files_of_dead_writers() {
 /// next run.
 #[test]
 fn a_killed_eval_leaves_no_command_running_and_no_temporary_checkpoint() {
-    let tmp = workspace();
+    let tmp = three_models();
     let cwd = tmp.path();
     let tmpdir = cwd.join("tmp");
     std::fs::create_dir(&tmpdir).unwrap();

@@ -10,20 +10,6 @@ use std::process::Command;
 
 use common::*;
 
-const TIES: &str = "merge_method: ties\n\
-                    base_model: base\n\
-                    models:\n  - model: ft1\n    parameters: {weight: 0.5, density: 0.5}\n\
-                    \x20 - model: ft2\n    parameters: {weight: 0.5, density: 0.5}\n";
-
-/// `base`, `ft1`, `ft2` (2-layer f32 llama models).
-fn workspace() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for (name, v) in [("base", 0), ("ft1", 1), ("ft2", 2)] {
-        write_model(&tmp.path().join(name), &ModelSpec::new(v).layers(2));
-    }
-    tmp
-}
-
 /// One header entry: name, dtype, shape, data offsets, data.
 struct Entry {
     name: String,
@@ -100,7 +86,7 @@ const UP: &str = "model.layers.1.mlp.up_proj.weight";
 
 #[test]
 fn fp8_weight_names_the_file_the_tensor_and_the_dtype() {
-    let tmp = workspace();
+    let tmp = three_models();
     rewrite_with(&tmp.path().join("ft1"), UP, "F8_E4M3", 1, None);
     let err = failing_merge(tmp.path());
     for want in ["ft1/model.safetensors", UP, "F8_E4M3", "[12, 8]"] {
@@ -111,7 +97,7 @@ fn fp8_weight_names_the_file_the_tensor_and_the_dtype() {
 
 #[test]
 fn i64_weight_names_the_file_the_tensor_and_the_dtype() {
-    let tmp = workspace();
+    let tmp = three_models();
     rewrite_with(&tmp.path().join("ft2"), UP, "I64", 8, None);
     let err = failing_merge(tmp.path());
     for want in ["ft2/model.safetensors", UP, "I64"] {
@@ -121,7 +107,7 @@ fn i64_weight_names_the_file_the_tensor_and_the_dtype() {
 
 #[test]
 fn huge_shape_names_the_tensor_the_dtype_and_the_shape() {
-    let tmp = workspace();
+    let tmp = three_models();
     // 2^32 · 2^32 · 2^32 elements overflow any 64-bit size.
     let huge = vec![1u64 << 32, 1 << 32, 1 << 32];
     rewrite_with(&tmp.path().join("ft1"), UP, "F32", 4, Some(huge));
@@ -190,7 +176,7 @@ fn assert_one_paragraph(err: &str) {
 
 #[test]
 fn eval_of_an_fp8_checkpoint_names_the_tensor_in_one_paragraph() {
-    let tmp = workspace();
+    let tmp = three_models();
     rewrite_with(&tmp.path().join("ft1"), UP, "F8_E4M3", 1, None);
     let err = eval_with_backtrace(tmp.path(), "ft1");
     assert_one_paragraph(&err);
@@ -199,7 +185,7 @@ fn eval_of_an_fp8_checkpoint_names_the_tensor_in_one_paragraph() {
 
 #[test]
 fn candle_errors_print_as_one_paragraph_without_a_backtrace() {
-    let tmp = workspace();
+    let tmp = three_models();
     // config.json says 16 hidden units, the tensors have 8: candle's VarBuilder refuses.
     let cfg = tmp.path().join("ft1/config.json");
     let mut v: serde_json::Value =

@@ -356,3 +356,18 @@ pub fn eval_metrics(cwd: &Path, target: &str, suite: &str, split: &str) -> BTree
         .map(|(k, v)| (k.clone(), v.as_f64().unwrap()))
         .collect()
 }
+
+/// A mergekit TIES config over the models of [`three_models`] that merges successfully.
+pub const TIES: &str = "merge_method: ties\n\
+                        base_model: base\n\
+                        models:\n  - model: ft1\n    parameters: {weight: 0.5, density: 0.5}\n\
+                        \x20 - model: ft2\n    parameters: {weight: 0.5, density: 0.5}\n";
+
+/// A scratch directory with `base`, `ft1`, `ft2` (2-layer f32 llama models of one family).
+pub fn three_models() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, v) in [("base", 0), ("ft1", 1), ("ft2", 2)] {
+        write_model(&tmp.path().join(name), &ModelSpec::new(v).layers(2));
+    }
+    tmp
+}
