@@ -12,7 +12,7 @@ use std::time::Instant;
 use mergesearch_evals::ResolvedHarness;
 use mergesearch_searchers::{Outcome, Searcher};
 
-use super::front::FrontTracker;
+use super::front::{FrontChange, FrontTracker};
 use super::observer::{Observer, StopReason, TrialEvent};
 use super::storage::NewTrial;
 use super::trial::{MetricMap, Trial, TrialState};
@@ -103,10 +103,9 @@ impl Study {
             }
         }
         let mut views = super::views::CsvViews::new(dir, columns.clone());
-        let front = tracker.ids();
-        views.started(objectives, &stored, &front)?;
+        views.started(objectives, &stored, tracker.ids())?;
         for o in observers.iter_mut() {
-            o.started(objectives, &stored, &front)?;
+            o.started(objectives, &stored, tracker.ids())?;
         }
         let mut rerun: VecDeque<Trial> = stored
             .into_iter()
@@ -219,9 +218,9 @@ impl Study {
                         objectives.reference = Some(r);
                     }
                 }
-                let changed = match (objectives.point(&t), t.scalar) {
+                let change = match (objectives.point(&t), t.scalar) {
                     (Some(p), Some(s)) => tracker.add(t.id, p, s),
-                    _ => false,
+                    _ => FrontChange::Unchanged,
                 };
                 t.hypervolume = Some(tracker.hypervolume());
                 searcher
@@ -235,13 +234,12 @@ impl Study {
                     + ask_seconds.remove(&t.id).unwrap_or(0.0)
                     + std::mem::take(&mut carried);
                 let t1 = Instant::now();
-                let front = tracker.ids();
                 let event = TrialEvent {
                     trial: &t,
                     finished,
                     best_scalar: tracker.best_scalar(),
-                    front: &front,
-                    front_changed: changed,
+                    front: tracker.ids(),
+                    front_change: change,
                     in_flight,
                     overhead_seconds: overhead,
                 };

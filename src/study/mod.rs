@@ -37,7 +37,7 @@ use mergesearch_searchers::AnySearcher;
 
 pub use config::StudyConfig;
 pub use driver::RunSummary;
-pub use front::FrontTracker;
+pub use front::{FrontChange, FrontTracker};
 pub use lock::StudyLock;
 pub use objectives::Objectives;
 pub use observer::{Observer, StopReason, TrialEvent};

@@ -2,6 +2,7 @@
 //! user adds), with no-op defaults — argmin's `Observe` in spirit. The driver loop stays
 //! ask → evaluate → store → tell; everything else hooks in here.
 
+use super::front::FrontChange;
 use super::objectives::Objectives;
 use super::trial::Trial;
 use crate::error::Result;
@@ -17,8 +18,8 @@ pub struct TrialEvent<'a> {
     pub best_scalar: Option<f64>,
     /// Ids of the feasible Pareto front after this trial.
     pub front: &'a [u64],
-    /// Whether this trial changed the front.
-    pub front_changed: bool,
+    /// How this trial changed the front.
+    pub front_change: FrontChange,
     /// Trials still being evaluated.
     pub in_flight: usize,
     /// Seconds the driver spent on this trial outside merging and scoring (ask, tell,

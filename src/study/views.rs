@@ -10,6 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::front::FrontChange;
 use super::objectives::Objectives;
 use super::observer::{Observer, TrialEvent};
 use super::trial::Trial;
@@ -153,7 +154,10 @@ pub fn rewrite(dir: &Path, columns: &Columns, trials: &[Trial], front: &[u64]) -
         .collect();
     let bytes = csv_bytes(&path, &columns.trials_header(), &rows)?;
     crate::atomic::write_view(&path, &bytes)?;
-    let members: Vec<&Trial> = trials.iter().filter(|t| front.contains(&t.id)).collect();
+    let members: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| front.binary_search(&t.id).is_ok())
+        .collect();
     write_pareto(dir, columns, &members)
 }
 
@@ -169,7 +173,9 @@ pub fn listed_trials(dir: &Path) -> Vec<u64> {
 }
 
 /// The observer that keeps the CSV views current: appends each finished trial to
-/// `trials.csv`, rewrites `pareto.csv` when the front changes.
+/// `trials.csv`; appends a trial that joins the front to `pareto.csv` (which stays in id
+/// order), and rewrites `pareto.csv` only when members leave the front or a trial joins it
+/// out of id order.
 #[derive(Debug)]
 pub struct CsvViews {
     dir: PathBuf,
@@ -196,7 +202,7 @@ impl Observer for CsvViews {
         rewrite(&self.dir, &self.columns, trials, front)?;
         self.front = trials
             .iter()
-            .filter(|t| front.contains(&t.id))
+            .filter(|t| front.binary_search(&t.id).is_ok())
             .map(|t| (t.id, t.clone()))
             .collect();
         let path = self.dir.join("trials.csv");
@@ -215,12 +221,115 @@ impl Observer for CsvViews {
         if let Some(f) = &mut self.file {
             f.write_all(&row).map_err(|x| Error::io(&path, x))?;
         }
-        if e.front_changed {
-            self.front.insert(e.trial.id, e.trial.clone());
-            self.front.retain(|id, _| e.front.contains(id));
-            let members: Vec<&Trial> = self.front.values().collect();
-            write_pareto(&self.dir, &self.columns, &members)?;
+        let t = e.trial;
+        let in_order = self
+            .front
+            .keys()
+            .next_back()
+            .is_none_or(|&last| last < t.id);
+        match e.front_change {
+            FrontChange::Unchanged => {}
+            FrontChange::Added if in_order => {
+                let path = self.dir.join("pareto.csv");
+                let row = csv_bytes(&path, &[], &[self.columns.pareto_row(t)])?;
+                OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|mut f| f.write_all(&row))
+                    .map_err(|x| Error::io(&path, x))?;
+                self.front.insert(t.id, t.clone());
+            }
+            FrontChange::Added | FrontChange::Replaced => {
+                self.front.insert(t.id, t.clone());
+                self.front.retain(|id, _| e.front.binary_search(id).is_ok());
+                let members: Vec<&Trial> = self.front.values().collect();
+                write_pareto(&self.dir, &self.columns, &members)?;
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::study::front::FrontTracker;
+    use crate::study::objectives::Objective;
+    use crate::study::trial::{MetricMap, TrialState};
+    use mergesearch_evals::Direction;
+
+    /// `pareto.csv` kept by appends and occasional rewrites equals the file a from-scratch
+    /// rewrite writes (`Objectives::front` over every trial), trial after trial, with ties,
+    /// dominated trials and replacements, told in and out of id order.
+    #[test]
+    fn appended_pareto_csv_equals_a_rewrite() {
+        let objectives = Objectives {
+            objectives: ["a", "b"]
+                .iter()
+                .map(|m| Objective {
+                    metric: m.to_string(),
+                    direction: Direction::Maximize,
+                    weight: 1.0,
+                })
+                .collect(),
+            constraints: Vec::new(),
+            reference: Some(vec![0.0, 0.0]),
+        };
+        let columns = Columns {
+            objectives: objectives.names(),
+            metrics: objectives.names(),
+            genes: vec!["g".into()],
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let (live, scratch) = (tmp.path().join("live"), tmp.path().join("scratch"));
+        std::fs::create_dir_all(&live).unwrap();
+        std::fs::create_dir_all(&scratch).unwrap();
+        let mut views = CsvViews::new(&live, columns.clone());
+        let mut tracker = FrontTracker::new(Some(vec![0.0, 0.0]));
+        views.started(&objectives, &[], tracker.ids()).unwrap();
+        // (id, a, b): ties of (0.5, 0.5), a dominated trial, a replacement, and trial 9
+        // finishing after 10 (as with --parallel).
+        let scores = [
+            (1, 0.5, 0.5),
+            (2, 0.5, 0.5),
+            (3, 0.25, 0.25),
+            (4, 1.0, 0.0),
+            (5, 0.5, 0.5),
+            (6, 0.75, 0.75),
+            (7, 0.0, 1.0),
+            (8, 0.75, 0.75),
+            (10, 0.25, 0.75),
+            (9, 0.75, 0.75),
+        ];
+        let mut done: Vec<Trial> = Vec::new();
+        for (i, (id, a, b)) in scores.into_iter().enumerate() {
+            let mut t = Trial::running(id, vec![a + b], String::new(), 0);
+            let metrics: MetricMap =
+                serde_json::from_value(serde_json::json!({"a": a, "b": b})).unwrap();
+            let e = objectives.evaluate(&metrics).unwrap();
+            t.state = TrialState::Complete;
+            t.metrics = Some(metrics);
+            t.objectives = Some(e.values.clone());
+            t.scalar = Some(e.scalar);
+            t.feasible = Some(true);
+            let change = tracker.add(id, objectives.to_minimized(&e.values), e.scalar);
+            let event = TrialEvent {
+                trial: &t,
+                finished: i + 1,
+                best_scalar: tracker.best_scalar(),
+                front: tracker.ids(),
+                front_change: change,
+                in_flight: 0,
+                overhead_seconds: 0.0,
+            };
+            views.finished(&event).unwrap();
+            done.push(t);
+            done.sort_by_key(|t| t.id);
+            let front = objectives.front(&done);
+            assert_eq!(tracker.ids(), front.as_slice(), "after trial {id}");
+            rewrite(&scratch, &columns, &done, &front).unwrap();
+            let read = |d: &Path| std::fs::read_to_string(d.join("pareto.csv")).unwrap();
+            assert_eq!(read(&live), read(&scratch), "after trial {id}");
+        }
     }
 }
