@@ -11,6 +11,8 @@ pub mod cmaes;
 pub mod config;
 pub mod functions;
 mod generations;
+pub mod gp;
+mod lbfgs;
 pub mod nsga2;
 pub mod pareto;
 pub mod problem;
