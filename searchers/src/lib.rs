@@ -11,6 +11,7 @@ pub mod cmaes;
 pub mod config;
 pub mod functions;
 mod generations;
+pub mod normal;
 pub mod nsga2;
 pub mod pareto;
 pub mod problem;
