@@ -40,12 +40,20 @@ const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_741_780_329_736_405_617_640;
 /// `√(π/2)`: `Φ(−t)/φ(t) = √(π/2)·erfcx(t/√2)` (Mills' ratio).
 const SQRT_FRAC_PI_2: f64 = 1.253_314_137_315_500_251_207_882_642_405_522_627;
 /// From `t = CF_FROM` on, the factor `1 − t·Φ(−t)/φ(t)` of `h(−t)` comes from Laplace's
-/// continued fraction (A&S 26.2.14) with `CF_TERMS` terms: to within 1e-16 for every `t ≥ 4`
-/// (checked against mpmath while choosing these), where the direct difference would lose
-/// `ε/gap ≈ ε·t²` to cancellation. Below 4 the direct difference loses at most ~20ε.
+/// continued fraction (A&S 26.2.14), where the direct difference would lose `ε/gap ≈ ε·t²` to
+/// cancellation; below 4 the direct difference loses at most ~20ε.
 const CF_FROM: f64 = 4.0;
-/// Terms of the continued fraction (see [`CF_FROM`]).
-const CF_TERMS: u32 = 40;
+
+/// Terms of the continued fraction that bring it within 2.5e-16 (relative) of the gap at
+/// every `t` of their band (the error falls quickly with `t`; bands chosen against mpmath).
+fn cf_terms(t: f64) -> u32 {
+    match t {
+        t if t < 6.0 => 40,
+        t if t < 8.0 => 24,
+        t if t < 12.0 => 20,
+        _ => 12,
+    }
+}
 
 /// `exp(−z²/2)` without the rounding of `z²`: `z = zₕ + (z − zₕ)` with `zₕ` a multiple of
 /// 1/16, so `zₕ²` is exact (Cody's CALERF splits `exp(−y²)` the same way).
@@ -88,10 +96,10 @@ pub fn log_cdf(z: f64) -> f64 {
 
 /// The tail `K(t)` of Laplace's continued fraction for Mills' ratio (A&S 26.2.14):
 /// `Φ(−t)/φ(t) = 1/(t + K)` with `K = 1/(t + 2/(t + 3/(t + …)))`, evaluated backwards
-/// from its [`CF_TERMS`]-th term; only for `t ≥ CF_FROM`.
+/// from its [`cf_terms`]-th term; only for `t ≥ CF_FROM`.
 fn laplace_tail(t: f64) -> f64 {
     let mut v = 0.0;
-    for n in (2..=CF_TERMS).rev() {
+    for n in (2..=cf_terms(t)).rev() {
         v = f64::from(n) / (t + v);
     }
     1.0 / (t + v)
@@ -126,10 +134,13 @@ fn ln_mills_gap(t: f64) -> f64 {
 /// underflows to 0 below `z ≈ −38` (use [`log_h`] there).
 pub fn h(z: f64) -> f64 {
     if z < -1.0 {
-        pdf(z) * mills_gap(-z)
-    } else {
-        pdf(z) + z * cdf(z)
+        return pdf(z) * mills_gap(-z);
     }
+    // φ(z) + zΦ(z) with one exp(−z²/2) for both terms (Φ as in `lower_cdf`).
+    let e = exp_neg_half_sq(z);
+    let tail = 0.5 * erfcx(z.abs() * std::f64::consts::FRAC_1_SQRT_2) * e; // Φ(−|z|)
+    let cdf = if z < 0.0 { tail } else { 1.0 - tail };
+    FRAC_1_SQRT_2PI * e + z * cdf
 }
 
 /// `ln h(z) = ln(φ(z) + zΦ(z))`, finite for `|z| < 1.3e154` (where `z²` overflows), after
