@@ -9,6 +9,7 @@
 
 pub mod cmaes;
 pub mod config;
+pub mod ehvi;
 pub mod functions;
 mod generations;
 pub mod normal;
