@@ -19,6 +19,7 @@ pub mod problem;
 pub mod random;
 mod rng;
 pub mod searcher;
+pub mod testbed;
 mod tickets;
 
 pub use cmaes::{CmaEs, CmaEsOptions};
