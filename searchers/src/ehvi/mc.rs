@@ -89,8 +89,9 @@ pub fn ehvi_mc(
 /// improves, the estimate is exactly 0 and its log `−∞` gives an acquisition optimizer nothing
 /// to climb. Then — and only then — this returns the closed-form [`log_ehvi`] over the same
 /// boxes: the exact log-EHVI under the same independent-Gaussian model, finite whenever every
-/// `σⱼ > 0`, and below the log of one improving sample's share in the cases that matter (far
-/// from the front). `−∞` if that too is `−∞` (e.g. `σ = 0` and `mu` dominated).
+/// `σⱼ > 0` (`−∞` if that too is, e.g. `σ = 0` and `mu` dominated). The value can jump where
+/// the first sample starts to improve; with independent predictions [`log_ehvi`] itself is
+/// exact and smooth, and is the one to optimize.
 pub fn log_ehvi_mc(
     mu: &[f64],
     sigma: &[f64],
