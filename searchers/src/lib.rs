@@ -9,16 +9,19 @@
 
 pub mod cmaes;
 pub mod config;
+pub mod ehvi;
 pub mod functions;
 mod generations;
 pub mod gp;
 mod lbfgs;
+pub mod normal;
 pub mod nsga2;
 pub mod pareto;
 pub mod problem;
 pub mod random;
 mod rng;
 pub mod searcher;
+pub mod testbed;
 mod tickets;
 
 pub use cmaes::{CmaEs, CmaEsOptions};
