@@ -218,7 +218,8 @@ fn every_study_config_runs() {
     let ws = common::repo_like_workspace();
     let cwd = ws.path();
     // The zoo studies, each cut to a few trials.
-    for name in ["demo", "demo-nsga2", "single"] {
+    // The Bayesian ones with a 2-point initial design, so the last 2 trials come from the GP.
+    for name in ["demo", "demo-nsga2", "single", "demo-bo", "tradeoff"] {
         let path = cwd.join(format!("configs/{name}.yaml"));
         let text = std::fs::read_to_string(&path).unwrap();
         let budget = text
@@ -226,7 +227,10 @@ fn every_study_config_runs() {
             .find(|l| l.starts_with("budget:"))
             .unwrap()
             .to_string();
-        std::fs::write(&path, text.replace(&budget, "budget: {trials: 4}")).unwrap();
+        let text = text
+            .replace(&budget, "budget: {trials: 4}")
+            .replace("n_init: 10", "n_init: 2");
+        std::fs::write(&path, text).unwrap();
         let out = run_ok(cwd, &["search", &format!("configs/{name}.yaml")]);
         assert!(out.contains("4 trials (0 failed)"), "{name}:\n{out}");
         assert_eq!(read_trials(&cwd.join("results").join(name)).len(), 4);

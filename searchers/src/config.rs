@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bo::{Bo, BoConfig, Ehvi};
 use crate::cmaes::{CmaEs, CmaEsOptions, DEFAULT_MAX_RESTARTS, DEFAULT_SIGMA0};
 use crate::nsga2::Nsga2;
 use crate::random::{RandomSearch, Sampler};
@@ -39,6 +40,12 @@ pub enum SearcherConfig {
         #[serde(default)]
         popsize: Option<usize>,
     },
+    /// Bayesian optimization of the scalar view (GP + log EI or UCB).
+    Bo(BoConfig),
+    /// ParEGO: BO of random augmented-Chebyshev scalarizations, for several objectives.
+    Parego(BoConfig),
+    /// Expected hypervolume improvement over one GP per objective, for several objectives.
+    Ehvi(BoConfig),
 }
 
 /// Any built searcher; serializes with its kind so a snapshot restores the right one.
@@ -51,6 +58,12 @@ pub enum AnySearcher {
     Cmaes(Box<CmaEs>),
     /// See [`Nsga2`].
     Nsga2(Box<Nsga2>),
+    /// See [`Bo`].
+    Bo(Box<Bo>),
+    /// See [`Bo::parego`].
+    Parego(Box<Bo>),
+    /// See [`Ehvi`].
+    Ehvi(Box<Ehvi>),
 }
 
 /// Builds the searcher `config` describes for `problem`, starting near `x0` where the
@@ -88,6 +101,18 @@ pub fn build(
         SearcherConfig::Nsga2 { popsize } => {
             AnySearcher::Nsga2(Box::new(Nsga2::new(problem, x0, *popsize, seed)?))
         }
+        SearcherConfig::Bo(c) => {
+            let (options, kind) = c.resolve(problem.bounds.dim(), true)?;
+            AnySearcher::Bo(Box::new(Bo::new(problem, x0, options, kind, seed)?))
+        }
+        SearcherConfig::Parego(c) => {
+            let (options, _) = c.resolve(problem.bounds.dim(), false)?;
+            AnySearcher::Parego(Box::new(Bo::parego(problem, x0, options, seed)?))
+        }
+        SearcherConfig::Ehvi(c) => {
+            let (options, _) = c.resolve(problem.bounds.dim(), false)?;
+            AnySearcher::Ehvi(Box::new(Ehvi::new(problem, x0, options, seed)?))
+        }
     })
 }
 
@@ -98,6 +123,8 @@ impl AnySearcher {
             AnySearcher::Random(s) => s.as_ref(),
             AnySearcher::Cmaes(s) => s.as_ref(),
             AnySearcher::Nsga2(s) => s.as_ref(),
+            AnySearcher::Bo(s) | AnySearcher::Parego(s) => s.as_ref(),
+            AnySearcher::Ehvi(s) => s.as_ref(),
         }
     }
 
@@ -106,6 +133,8 @@ impl AnySearcher {
             AnySearcher::Random(s) => s.as_mut(),
             AnySearcher::Cmaes(s) => s.as_mut(),
             AnySearcher::Nsga2(s) => s.as_mut(),
+            AnySearcher::Bo(s) | AnySearcher::Parego(s) => s.as_mut(),
+            AnySearcher::Ehvi(s) => s.as_mut(),
         }
     }
 }

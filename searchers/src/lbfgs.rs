@@ -59,22 +59,44 @@ impl<S: Smooth> Gradient for Problem<'_, S> {
     }
 }
 
-/// Minimizes `f` from `x0` with at most `max_iters` L-BFGS iterations; returns the best point
-/// seen and its value, or `None` when `f` is undefined at `x0` or the solver failed before a
-/// finite value was found.
-pub fn minimize<S: Smooth>(f: &S, x0: Vec<f64>, max_iters: u64) -> Option<(Vec<f64>, f64)> {
+/// When L-BFGS stops: after `max_iters` iterations, or when the gradient norm falls below
+/// `tol_grad`, or the cost changes by less than `tol_cost` in one iteration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stop {
+    /// Most iterations.
+    pub max_iters: u64,
+    /// Gradient-norm tolerance.
+    pub tol_grad: f64,
+    /// Absolute cost-change tolerance.
+    pub tol_cost: f64,
+}
+
+impl Stop {
+    /// `max_iters` iterations with tight tolerances (1e-7 on the gradient, 1e-12 on the cost).
+    pub fn iters(max_iters: u64) -> Self {
+        Self {
+            max_iters,
+            tol_grad: 1e-7,
+            tol_cost: 1e-12,
+        }
+    }
+}
+
+/// Minimizes `f` from `x0` until `stop`; returns the best point seen and its value, or `None`
+/// when `f` is undefined at `x0`.
+pub fn minimize<S: Smooth>(f: &S, x0: Vec<f64>, stop: Stop) -> Option<(Vec<f64>, f64)> {
     let (f0, _) = f.value_grad(&x0)?;
     if !f0.is_finite() {
         return None;
     }
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), HISTORY)
-        .with_tolerance_grad(1e-7)
+        .with_tolerance_grad(stop.tol_grad)
         .ok()?
-        .with_tolerance_cost(1e-12)
+        .with_tolerance_cost(stop.tol_cost)
         .ok()?;
     let start = x0.clone();
     let run = Executor::new(Problem(f), solver)
-        .configure(|state| state.param(start).max_iters(max_iters))
+        .configure(|state| state.param(start).max_iters(stop.max_iters))
         .run();
     let best = run.ok().and_then(|r| {
         let state = r.state();
@@ -107,7 +129,7 @@ mod tests {
             ];
             Some((v, g))
         };
-        let (x, v) = minimize(&f, vec![-1.2, 1.0], 200).unwrap();
+        let (x, v) = minimize(&f, vec![-1.2, 1.0], Stop::iters(200)).unwrap();
         assert!(v < 1e-10, "{v}");
         assert!((x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4, "{x:?}");
     }
@@ -116,8 +138,8 @@ mod tests {
     fn undefined_regions_are_avoided() {
         // f = (x - 2)² defined only for x < 3: the minimum 0 at 2 is still found.
         let f = |x: &[f64]| (x[0] < 3.0).then(|| ((x[0] - 2.0).powi(2), vec![2.0 * (x[0] - 2.0)]));
-        let (x, v) = minimize(&f, vec![-5.0], 100).unwrap();
+        let (x, v) = minimize(&f, vec![-5.0], Stop::iters(100)).unwrap();
         assert!(v < 1e-12 && (x[0] - 2.0).abs() < 1e-6, "{x:?} {v}");
-        assert!(minimize(&f, vec![4.0], 100).is_none());
+        assert!(minimize(&f, vec![4.0], Stop::iters(100)).is_none());
     }
 }

@@ -7,8 +7,11 @@
 //! a study can snapshot a searcher, pending trials included, and resume it bit for bit.
 #![warn(missing_docs)]
 
+pub mod acquisition;
+pub mod bo;
 pub mod cmaes;
 pub mod config;
+pub mod efficiency;
 pub mod ehvi;
 pub mod functions;
 mod generations;
@@ -18,6 +21,7 @@ pub mod normal;
 pub mod nsga2;
 pub mod pareto;
 pub mod problem;
+mod qmc;
 pub mod random;
 mod rng;
 pub mod searcher;

@@ -92,6 +92,14 @@ impl<T> Tickets<T> {
         self.pending.iter().map(|(id, _)| *id).collect()
     }
 
+    /// Payloads of the pending ids, ascending by id.
+    pub fn payloads(&self) -> Vec<T>
+    where
+        T: Clone,
+    {
+        self.pending.iter().map(|(_, t)| t.clone()).collect()
+    }
+
     fn find(&self, id: u64) -> Result<usize, usize> {
         self.pending.binary_search_by_key(&id, |(p, _)| *p)
     }

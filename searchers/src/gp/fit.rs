@@ -43,6 +43,8 @@ const LS_PRIOR_VAR: f64 = 3.0;
 pub struct FitOptions {
     /// Random starts besides the warm start and the prior mode.
     pub restarts: usize,
+    /// Whether the prior mode is a start even when there is a warm start.
+    pub mode_start: bool,
     /// L-BFGS iterations per start.
     pub max_iters: u64,
 }
@@ -51,10 +53,17 @@ impl Default for FitOptions {
     fn default() -> Self {
         Self {
             restarts: 1,
+            mode_start: true,
             max_iters: 60,
         }
     }
 }
+
+/// Gradient tolerance of the fit: the log posterior is O(n) nats, and a gradient norm of
+/// 1e-3 nats per log-unit changes nothing a proposal depends on.
+const TOL_GRAD: f64 = 1e-3;
+/// Cost tolerance of the fit (nats).
+const TOL_COST: f64 = 1e-7;
 
 /// Mean `μ = √2 + ½ ln d` of the log-normal length-scale prior.
 fn ls_prior_mean(d: usize) -> f64 {
@@ -163,7 +172,9 @@ pub fn fit(
         .map(|w| w.to_vec())
         .into_iter()
         .collect();
-    starts.push(mode.clone());
+    if starts.is_empty() || options.mode_start {
+        starts.push(mode.clone());
+    }
     for _ in 0..options.restarts {
         let mut t = mode.clone();
         for v in t.iter_mut().take(d) {
@@ -173,7 +184,14 @@ pub fn fit(
     }
     let best = starts
         .into_iter()
-        .filter_map(|t| lbfgs::minimize(&objective, t, options.max_iters))
+        .filter_map(|t| {
+            let stop = lbfgs::Stop {
+                max_iters: options.max_iters,
+                tol_grad: TOL_GRAD,
+                tol_cost: TOL_COST,
+            };
+            lbfgs::minimize(&objective, t, stop)
+        })
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(t, _)| GpParams::from_slice(&t));
     let params = best

@@ -31,7 +31,7 @@ pub use fit::{fit, FitOptions};
 pub use kernel::Matern52;
 
 /// Noise variance floor, in standardized units (Optuna's `DEFAULT_MINIMUM_NOISE_VAR`).
-pub const MIN_NOISE: f64 = 1e-6;
+pub const MIN_NOISE: f64 = 1e-8;
 
 /// The latent variance never goes below `VAR_FLOOR · s²`, so acquisition functions can divide
 /// by the standard deviation.
