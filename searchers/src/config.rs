@@ -31,6 +31,10 @@ pub enum SearcherConfig {
         /// [`crate::cmaes::MAX_RESTARTS`]).
         #[serde(default)]
         max_restarts: Option<usize>,
+        /// Active covariance update with negative weights (default `true`; see
+        /// [`CmaEsOptions::active`]).
+        #[serde(default)]
+        active: Option<bool>,
     },
     /// NSGA-II, for several objectives.
     Nsga2 {
@@ -77,11 +81,13 @@ pub fn build(
             sigma0,
             popsize,
             max_restarts,
+            active,
         } => {
             let opts = CmaEsOptions {
                 sigma0: sigma0.unwrap_or(DEFAULT_SIGMA0),
                 popsize: *popsize,
                 max_restarts: max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
+                active: active.unwrap_or(true),
             };
             AnySearcher::Cmaes(Box::new(CmaEs::new(problem, x0, opts, seed)?))
         }
