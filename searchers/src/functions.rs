@@ -90,15 +90,26 @@ pub struct RunResult {
 /// Runs our CMA-ES (default options) on `f` over `[-5, 5]^d` from [`start_point`] until
 /// `f < TARGET` or `budget` evaluations.
 pub fn run_cmaes(f: TestFn, d: usize, seed: u64, budget: u64) -> RunResult {
+    run_cmaes_with(f, d, seed, budget, &CmaEsOptions::default())
+}
+
+/// [`run_cmaes`] with options `opts`.
+pub fn run_cmaes_with(
+    f: TestFn,
+    d: usize,
+    seed: u64,
+    budget: u64,
+    opts: &CmaEsOptions,
+) -> RunResult {
     let bounds =
         Bounds::new(vec![-HALF_WIDTH; d], vec![HALF_WIDTH; d]).expect("the benchmark box is valid");
     let es = CmaEs::new(
         Problem::single(bounds),
         Some(start_point(d, seed)),
-        CmaEsOptions::default(),
+        opts.clone(),
         seed,
     )
-    .expect("default options are valid");
+    .expect("benchmark options are valid");
     minimize(es, f, budget)
 }
 
