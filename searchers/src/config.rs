@@ -58,12 +58,16 @@ pub enum AnySearcher {
 }
 
 /// Builds the searcher `config` describes for `problem`, starting near `x0` where the
-/// searcher uses a start point. Errors name the offending field.
+/// searcher uses a start point. `horizon` is the number of trials the searcher is expected to
+/// serve — the study's trial budget, or the initial design size when it makes a model-based
+/// searcher's design — and the span of a Latin hypercube ([`RandomSearch::with_horizon`];
+/// `None`: [`crate::random::default_lhs_block`]). Errors name the offending field.
 pub fn build(
     config: &SearcherConfig,
     problem: Problem,
     x0: Option<Vec<f64>>,
     seed: u64,
+    horizon: Option<usize>,
 ) -> Result<AnySearcher, SearchError> {
     if let Some(x) = &x0 {
         if !problem.bounds.contains(x) {
@@ -74,9 +78,9 @@ pub fn build(
         }
     }
     Ok(match config {
-        SearcherConfig::Random { sampler } => {
-            AnySearcher::Random(Box::new(RandomSearch::new(problem, *sampler, seed)))
-        }
+        SearcherConfig::Random { sampler } => AnySearcher::Random(Box::new(
+            RandomSearch::with_horizon(problem, *sampler, seed, horizon)?,
+        )),
         SearcherConfig::Cmaes {
             sigma0,
             popsize,

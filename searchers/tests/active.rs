@@ -162,7 +162,7 @@ fn config_defaults_to_active_and_can_turn_it_off() {
         (r#"{"type":"cmaes","active":false}"#, false),
     ] {
         let c: SearcherConfig = serde_json::from_str(json).unwrap();
-        let s = build(&c, unit(), None, 0).unwrap();
+        let s = build(&c, unit(), None, 0, None).unwrap();
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["opts"]["active"], active, "{json}");
         // λ = 4 + ⌊3 ln 3⌋ = 7: μ = 3 positive weights, 4 non-positive (the first is 0).

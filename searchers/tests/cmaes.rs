@@ -27,6 +27,7 @@ fn cmaes_passes_the_conformance_checks() {
             problem,
             None,
             seed,
+            None,
         )
         .unwrap()
     });
