@@ -1,5 +1,11 @@
 //! IPOP-CMA-ES over a box, as an ask/tell [`Searcher`].
 //!
+//! - **Update.** Active CMA-ES by default ([`CmaEsOptions::active`]): the worst `λ − μ`
+//!   offspring of a generation get negative weights in the covariance update (Jastrebski &
+//!   Arnold 2006; tutorial eq. 46–53), with pycma's learning rates; the parameters are in
+//!   `params.rs`, the update in `run.rs`. `active: false` is the positive-weights-only
+//!   strategy of the tutorial's Table 1, which is also what a snapshot from before active
+//!   CMA resumes with.
 //! - **Objective.** The scalar view of the [`Problem`] (weighted sum of the minimized
 //!   objectives plus [`crate::PENALTY`] times the total constraint violation).
 //! - **Coordinates.** The search runs in normalized coordinates `u ∈ [0,1]^d`
@@ -21,7 +27,9 @@
 //!   its samples are told, oldest generation first (a complete later generation waits for an
 //!   earlier incomplete one), so the update never depends on the order of the tells.
 //!   Outcomes are ranked by [`Problem::penalized_scalar`]; failed outcomes (and NaN values)
-//!   rank below every scored point and get no recombination weight.
+//!   rank below every scored point and get no recombination weight, positive or negative
+//!   (the negative weights go to the worst *scored* points). The negative steps of an
+//!   injected generation are measured from the mean and σ it was sampled with.
 //! - **Restarts (IPOP).** When a run meets a stopping criterion of the tutorial's B.3 (tolfun,
 //!   tolx, no-effect axis/coordinate, cond(C) > 1e14, stagnation), a new run starts from a
 //!   uniformly random mean with `σ = sigma0` and `λ` doubled, for the first `max_restarts`
@@ -39,12 +47,17 @@
 //!
 //! ## References
 //!
-//! - N. Hansen, "The CMA Evolution Strategy: A Tutorial", arXiv:1604.00772.
+//! - N. Hansen, "The CMA Evolution Strategy: A Tutorial", arXiv:1604.00772 (eq. 38–58,
+//!   Appendix B and C).
+//! - G. A. Jastrebski, D. V. Arnold, "Improving Evolution Strategies through Active
+//!   Covariance Matrix Adaptation", IEEE CEC 2006 (active CMA).
 //! - A. Auger, N. Hansen, "A Restart CMA Evolution Strategy With Increasing Population
 //!   Size", CEC 2005 (IPOP).
 //! - N. Hansen, "Injecting External Solutions Into CMA-ES", arXiv:1110.4181, 2011.
-//! - N. Hansen et al., pycma (`cma` on PyPI): default stopping thresholds, `BoundPenalty`.
+//! - N. Hansen et al., pycma (`cma` on PyPI): default stopping thresholds, `BoundPenalty`,
+//!   the learning rates and negative weights of its default `CMA_active=True`.
 
+mod params;
 mod run;
 
 use rand::{Rng, SeedableRng};
@@ -93,6 +106,13 @@ pub struct CmaEsOptions {
     pub popsize: Option<usize>,
     /// Restarts that double `λ`.
     pub max_restarts: usize,
+    /// Active covariance update: negative recombination weights for the worst offspring
+    /// (Jastrebski & Arnold 2006; tutorial eq. 46–53) with pycma's learning rates; `false`
+    /// is the positive-weights-only strategy of the tutorial's Table 1. Default `true`; a
+    /// snapshot without the field (written before active CMA) reads as `false`, so it
+    /// resumes exactly as before.
+    #[serde(default)]
+    pub active: bool,
 }
 
 impl Default for CmaEsOptions {
@@ -101,6 +121,7 @@ impl Default for CmaEsOptions {
             sigma0: DEFAULT_SIGMA0,
             popsize: None,
             max_restarts: DEFAULT_MAX_RESTARTS,
+            active: true,
         }
     }
 }
@@ -115,12 +136,16 @@ struct Sample {
 }
 
 /// What a generation was sampled from.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Origin {
     /// Run it was sampled in.
     run_id: u64,
     /// Distribution version (updates so far) it was sampled from.
     version: u64,
+    /// Mean and step size it was sampled with (normalized units), for the negative steps
+    /// of an injected generation; `None` in snapshots written before active CMA.
+    #[serde(default)]
+    from: Option<(Vec<f64>, f64)>,
 }
 
 /// Generations of samples, told penalized scalars (`None` = failed).
@@ -210,7 +235,7 @@ impl CmaEs {
             .popsize
             .unwrap_or_else(|| default_popsize(d).min(max_popsize(d)).max(2));
         Ok(Self {
-            run: Run::new(u0, opts.sigma0, lambda),
+            run: Run::new(u0, opts.sigma0, lambda, opts.active),
             problem,
             opts,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -288,6 +313,7 @@ impl CmaEs {
         let origin = Origin {
             run_id: self.run_id,
             version: self.version,
+            from: Some((self.run.mean.clone(), self.run.sigma)),
         };
         self.queue.push(samples, origin);
     }
@@ -332,7 +358,9 @@ impl CmaEs {
             })
             .collect();
         let u: Vec<Vec<f64>> = samples.into_iter().map(|s| s.u).collect();
-        self.run.update(&u, &fit, origin.version != self.version);
+        let from = origin.from.as_ref().map(|(m, s)| (m.as_slice(), *s));
+        self.run
+            .update(&u, &fit, origin.version != self.version, from);
         self.version += 1;
         self.generation += 1;
         if let Some(stop) = self.run.stop() {
@@ -349,7 +377,7 @@ impl CmaEs {
             self.run.p.lambda
         };
         let mean: Vec<f64> = (0..self.run.n).map(|_| self.rng.random::<f64>()).collect();
-        self.run = Run::new(mean, self.opts.sigma0, lambda);
+        self.run = Run::new(mean, self.opts.sigma0, lambda, self.opts.active);
         self.run_id += 1;
         self.version += 1;
         // Points of the old run not yet handed out are dropped.

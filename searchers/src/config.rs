@@ -32,6 +32,10 @@ pub enum SearcherConfig {
         /// [`crate::cmaes::MAX_RESTARTS`]).
         #[serde(default)]
         max_restarts: Option<usize>,
+        /// Active covariance update with negative weights (default `true`; see
+        /// [`CmaEsOptions::active`]).
+        #[serde(default)]
+        active: Option<bool>,
     },
     /// NSGA-II, for several objectives.
     Nsga2 {
@@ -67,12 +71,16 @@ pub enum AnySearcher {
 }
 
 /// Builds the searcher `config` describes for `problem`, starting near `x0` where the
-/// searcher uses a start point. Errors name the offending field.
+/// searcher uses a start point. `horizon` is the number of trials the searcher is expected to
+/// serve — the study's trial budget, or the initial design size when it makes a model-based
+/// searcher's design — and the span of a Latin hypercube ([`RandomSearch::with_horizon`];
+/// `None`: [`crate::random::default_lhs_block`]). Errors name the offending field.
 pub fn build(
     config: &SearcherConfig,
     problem: Problem,
     x0: Option<Vec<f64>>,
     seed: u64,
+    horizon: Option<usize>,
 ) -> Result<AnySearcher, SearchError> {
     if let Some(x) = &x0 {
         if !problem.bounds.contains(x) {
@@ -83,18 +91,20 @@ pub fn build(
         }
     }
     Ok(match config {
-        SearcherConfig::Random { sampler } => {
-            AnySearcher::Random(Box::new(RandomSearch::new(problem, *sampler, seed)))
-        }
+        SearcherConfig::Random { sampler } => AnySearcher::Random(Box::new(
+            RandomSearch::with_horizon(problem, *sampler, seed, horizon)?,
+        )),
         SearcherConfig::Cmaes {
             sigma0,
             popsize,
             max_restarts,
+            active,
         } => {
             let opts = CmaEsOptions {
                 sigma0: sigma0.unwrap_or(DEFAULT_SIGMA0),
                 popsize: *popsize,
                 max_restarts: max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
+                active: active.unwrap_or(true),
             };
             AnySearcher::Cmaes(Box::new(CmaEs::new(problem, x0, opts, seed)?))
         }

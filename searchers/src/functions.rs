@@ -1,11 +1,18 @@
 //! Standard test functions (all with minimum 0) and the CMA-ES benchmark table behind
-//! `mergesearch bench optimizers`.
+//! `mergesearch bench optimizers`; the bounded benchmark against pycma is in [`bounded`].
 //!
 //! ## References
 //!
 //! - N. Hansen et al., "Real-Parameter Black-Box Optimization Benchmarking 2009: Noiseless
 //!   Functions Definitions", INRIA RR-6829 (sphere f1, ellipsoid f2 with condition 1e6,
 //!   Rosenbrock f8, Rastrigin f3; here unshifted and unrotated).
+
+mod bounded;
+
+pub use bounded::{
+    bounded_ellipsoid, bounded_rosenbrock, bounded_sphere, bounded_table, median_hits,
+    pycma_bounded_median, run_bounded, BOUNDED_FUNCTIONS, PYCMA_BOUNDED,
+};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -83,19 +90,35 @@ pub struct RunResult {
 /// Runs our CMA-ES (default options) on `f` over `[-5, 5]^d` from [`start_point`] until
 /// `f < TARGET` or `budget` evaluations.
 pub fn run_cmaes(f: TestFn, d: usize, seed: u64, budget: u64) -> RunResult {
+    run_cmaes_with(f, d, seed, budget, &CmaEsOptions::default())
+}
+
+/// [`run_cmaes`] with options `opts`.
+pub fn run_cmaes_with(
+    f: TestFn,
+    d: usize,
+    seed: u64,
+    budget: u64,
+    opts: &CmaEsOptions,
+) -> RunResult {
     let bounds =
         Bounds::new(vec![-HALF_WIDTH; d], vec![HALF_WIDTH; d]).expect("the benchmark box is valid");
-    let mut es = CmaEs::new(
+    let es = CmaEs::new(
         Problem::single(bounds),
         Some(start_point(d, seed)),
-        CmaEsOptions::default(),
+        opts.clone(),
         seed,
     )
-    .expect("default options are valid");
+    .expect("benchmark options are valid");
+    minimize(es, f, budget)
+}
+
+/// Runs `es` on `f` generation by generation (ask λ trials, tell them in ask order) until
+/// `f < TARGET` or `budget` evaluations.
+pub fn minimize(mut es: CmaEs, f: TestFn, budget: u64) -> RunResult {
     let mut best = f64::INFINITY;
     let mut trial = 0;
     while es.evaluations() < budget {
-        // One generation: ask λ trials, then tell them in ask order.
         let ids = trial..trial + es.popsize() as u64;
         trial = ids.end;
         let xs: Vec<Vec<f64>> = ids

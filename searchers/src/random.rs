@@ -36,9 +36,11 @@ pub enum Sampler {
     /// Owen-scrambled Sobol sequence: the first `2^k` points are a (0, k, 1)-net in every
     /// coordinate (each of the `2^j` equal sub-intervals of an axis holds `2^(k-j)` points).
     Sobol,
-    /// Latin hypercubes in blocks of `n` consecutive asks (default [`default_lhs_block`], see
-    /// [`RandomSearch::set_lhs_block`]): in each block, every coordinate's `n` strata
-    /// `[k/n, (k+1)/n)` hold exactly one point each.
+    /// Latin hypercubes in blocks of `n` consecutive asks: in each block, every coordinate's
+    /// `n` strata `[k/n, (k+1)/n)` hold exactly one point each. `n` is the horizon given to
+    /// [`RandomSearch::with_horizon`] (a study's trial budget, so a study asking one point at
+    /// a time is stratified over all its trials), else [`default_lhs_block`]; see also
+    /// [`RandomSearch::set_lhs_block`].
     Lhs,
 }
 
@@ -87,12 +89,32 @@ impl RandomSearch {
         }
     }
 
+    /// A random search whose Latin hypercube ([`Sampler::Lhs`]) spans `horizon` asks: the
+    /// number of trials it is expected to serve (a study's trial budget, or the initial
+    /// design size of a model-based searcher). `None` keeps [`default_lhs_block`]; asks
+    /// beyond the horizon start further blocks of the same size. Other samplers ignore it.
+    /// Errors on a horizon of 0.
+    pub fn with_horizon(
+        problem: Problem,
+        sampler: Sampler,
+        seed: u64,
+        horizon: Option<usize>,
+    ) -> Result<Self, SearchError> {
+        let mut s = Self::new(problem, sampler, seed);
+        if let Some(n) = horizon {
+            s.set_lhs_block(n)?;
+        }
+        Ok(s)
+    }
+
     /// Makes the next `n ≥ 1` asks (and every later block of `n`) a Latin hypercube of their
     /// own, dropping what is left of the current block. Only [`Sampler::Lhs`] uses it.
     pub fn set_lhs_block(&mut self, n: usize) -> Result<(), SearchError> {
         if n == 0 {
             return Err(SearchError::Config(
-                "the Latin hypercube block must hold at least one point".into(),
+                "the Latin hypercube block (the study's trial budget when it comes from one) \
+                 must hold at least one point"
+                    .into(),
             ));
         }
         self.lhs_block = n;

@@ -8,7 +8,7 @@ fn unit(d: usize) -> Problem {
 
 fn err(config: &str, x0: Option<Vec<f64>>) -> String {
     let c: SearcherConfig = serde_json::from_str(config).unwrap();
-    match build(&c, unit(3), x0, 0) {
+    match build(&c, unit(3), x0, 0, None) {
         Err(SearchError::Config(m)) => m,
         other => panic!("expected a config error, got {other:?}"),
     }
@@ -17,7 +17,7 @@ fn err(config: &str, x0: Option<Vec<f64>>) -> String {
 #[test]
 fn cmaes_config_defaults_and_validation() {
     let c: SearcherConfig = serde_json::from_str(r#"{"type":"cmaes"}"#).unwrap();
-    let AnySearcher::Cmaes(es) = build(&c, unit(10), None, 0).unwrap() else {
+    let AnySearcher::Cmaes(es) = build(&c, unit(10), None, 0, None).unwrap() else {
         panic!("expected CMA-ES");
     };
     assert_eq!(es.popsize(), 4 + (3.0 * 10f64.ln()).floor() as usize); // 10
@@ -46,7 +46,8 @@ fn cmaes_config_defaults_and_validation() {
     let c: SearcherConfig =
         serde_json::from_str(r#"{"type":"cmaes","sigma0":0.3,"popsize":6,"max_restarts":2}"#)
             .unwrap();
-    let AnySearcher::Cmaes(es) = build(&c, unit(3), Some(vec![0.1, 0.2, 0.3]), 0).unwrap() else {
+    let AnySearcher::Cmaes(es) = build(&c, unit(3), Some(vec![0.1, 0.2, 0.3]), 0, None).unwrap()
+    else {
         panic!("expected CMA-ES");
     };
     assert_eq!(es.popsize(), 6);
@@ -57,7 +58,7 @@ fn cmaes_config_defaults_and_validation() {
 #[test]
 fn snapshot_names_the_searcher_kind() {
     let c: SearcherConfig = serde_json::from_str(r#"{"type":"cmaes"}"#).unwrap();
-    let s = build(&c, unit(2), None, 0).unwrap();
+    let s = build(&c, unit(2), None, 0, None).unwrap();
     let v: serde_json::Value = serde_json::to_value(&s).unwrap();
     assert_eq!(v["type"], "cmaes");
 }

@@ -97,6 +97,7 @@ fn nsga2_passes_the_conformance_checks() {
             problem,
             None,
             seed,
+            None,
         )
         .unwrap()
     });
@@ -188,7 +189,7 @@ fn failed_and_malformed_outcomes_are_tolerated() {
 #[test]
 fn snapshot_round_trip_continues_identically_with_two_objectives() {
     let c = SearcherConfig::Nsga2 { popsize: Some(10) };
-    let mut s = build(&c, two(10), None, 3).unwrap();
+    let mut s = build(&c, two(10), None, 3, None).unwrap();
     let score = |x: &[f64]| Outcome::scored(zdt1(x));
     let mut next = 0;
     for _ in 0..7 {
@@ -222,7 +223,7 @@ fn config_defaults_validation_and_multi_objective() {
     let parse = |t: &str| serde_json::from_str::<SearcherConfig>(t);
     let c = parse(r#"{"type":"nsga2"}"#).unwrap();
     assert_eq!(c, SearcherConfig::Nsga2 { popsize: None });
-    let s = build(&c, two(10), None, 0).unwrap();
+    let s = build(&c, two(10), None, 0, None).unwrap();
     assert!(s.multi_objective());
     let AnySearcher::Nsga2(n) = s else {
         panic!("expected NSGA-II");
@@ -233,7 +234,7 @@ fn config_defaults_validation_and_multi_objective() {
 
     for bad in [0, 2, 5, 7] {
         let c = SearcherConfig::Nsga2 { popsize: Some(bad) };
-        match build(&c, two(3), None, 0) {
+        match build(&c, two(3), None, 0, None) {
             Err(SearchError::Config(m)) => {
                 assert!(m.contains("popsize"), "{m}")
             }
@@ -241,18 +242,20 @@ fn config_defaults_validation_and_multi_objective() {
         }
     }
     let c = SearcherConfig::Nsga2 { popsize: Some(6) };
-    assert!(matches!(build(&c, two(3), Some(vec![0.5, 1.5, 0.5]), 0),
-        Err(SearchError::Config(m)) if m.contains("x0")));
+    assert!(
+        matches!(build(&c, two(3), Some(vec![0.5, 1.5, 0.5]), 0, None),
+        Err(SearchError::Config(m)) if m.contains("x0"))
+    );
     assert!(parse(r#"{"type":"nsga2","population":6}"#).is_err());
 
     // x0 is the first point of the first generation; the rest is uniform.
-    let mut s = build(&c, two(3), Some(vec![0.1, 0.2, 0.3]), 0).unwrap();
+    let mut s = build(&c, two(3), Some(vec![0.1, 0.2, 0.3]), 0, None).unwrap();
     let xs = common::ask_ids(&mut s, &[0, 1, 2, 3, 4, 5]);
     assert_eq!(xs[0], vec![0.1, 0.2, 0.3]);
     assert_ne!(xs[1], xs[0]);
 
     for other in [r#"{"type":"cmaes"}"#, r#"{"type":"random"}"#] {
-        assert!(!build(&parse(other).unwrap(), two(3), None, 0)
+        assert!(!build(&parse(other).unwrap(), two(3), None, 0, None)
             .unwrap()
             .multi_objective());
     }
@@ -332,7 +335,7 @@ fn popsize_is_capped_with_an_error_naming_the_field() {
     assert_eq!(mergesearch_searchers::nsga2::max_popsize(10), 8_192);
     for p in [1_000_000_000, 8_194] {
         let c = SearcherConfig::Nsga2 { popsize: Some(p) };
-        match build(&c, two(10), None, 0) {
+        match build(&c, two(10), None, 0, None) {
             Err(SearchError::Config(m)) => {
                 assert!(m.contains("searcher.popsize") && m.contains("8192"), "{m}")
             }
@@ -342,5 +345,5 @@ fn popsize_is_capped_with_an_error_naming_the_field() {
     let c = SearcherConfig::Nsga2 {
         popsize: Some(8_192),
     };
-    assert!(build(&c, two(10), None, 0).is_ok());
+    assert!(build(&c, two(10), None, 0, None).is_ok());
 }

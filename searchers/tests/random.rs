@@ -3,21 +3,33 @@
 mod common;
 
 use common::ask_ids;
+use mergesearch_searchers::random::default_lhs_block;
 use mergesearch_searchers::{
-    build, Bounds, Problem, RandomSearch, Sampler, Searcher, SearcherConfig,
+    build, Bounds, Outcome, Problem, RandomSearch, Sampler, SearchError, Searcher, SearcherConfig,
 };
 
 #[test]
 fn every_sampler_passes_the_conformance_checks() {
-    for sampler in [Sampler::Uniform, Sampler::Sobol, Sampler::Lhs] {
-        common::conformance(|problem, seed| {
-            build(&SearcherConfig::Random { sampler }, problem, None, seed).unwrap()
-        });
+    // Without a horizon, and with one (a Latin hypercube of 7 asks, shorter than the checks,
+    // so they cross block boundaries).
+    for horizon in [None, Some(7)] {
+        for sampler in [Sampler::Uniform, Sampler::Sobol, Sampler::Lhs] {
+            common::conformance(|problem, seed| {
+                build(
+                    &SearcherConfig::Random { sampler },
+                    problem,
+                    None,
+                    seed,
+                    horizon,
+                )
+                .unwrap()
+            });
+        }
     }
 }
 
 /// Asks the next `n` trial ids from `*next`.
-fn ask(s: &mut RandomSearch, next: &mut u64, n: usize) -> Vec<Vec<f64>> {
+fn ask<S: Searcher + ?Sized>(s: &mut S, next: &mut u64, n: usize) -> Vec<Vec<f64>> {
     let ids: Vec<u64> = (*next..*next + n as u64).collect();
     *next += n as u64;
     ask_ids(s, &ids)
@@ -131,4 +143,49 @@ fn config_parses_with_default_sampler_and_rejects_unknown_fields() {
     assert!(
         serde_json::from_str::<SearcherConfig>(r#"{"type":"random","sampler":"halton"}"#).is_err()
     );
+}
+
+/// Whether each coordinate's `n` strata over `b` hold exactly one of `xs` (`n = xs.len()`).
+fn one_per_stratum(xs: &[Vec<f64>], b: &Bounds) -> bool {
+    let n = xs.len();
+    (0..b.dim()).all(|j| {
+        let mut seen = vec![0; n];
+        for x in xs {
+            seen[stratum(x[j], b.lo[j], b.hi[j], n)] += 1;
+        }
+        seen == vec![1; n]
+    })
+}
+
+#[test]
+fn lhs_over_a_horizon_stratifies_one_at_a_time_asks() {
+    // A study with a budget of 37 trials asks one point at a time (each told before the next
+    // ask); over the 37 asks every coordinate's 37 strata hold exactly one point.
+    let b = common::test_box(5);
+    let lhs = SearcherConfig::Random {
+        sampler: Sampler::Lhs,
+    };
+    for horizon in [37, 1, 200] {
+        let mut s = build(&lhs, Problem::single(b.clone()), None, 4, Some(horizon)).unwrap();
+        let xs: Vec<Vec<f64>> = (0..horizon as u64)
+            .map(|t| {
+                let x = s.ask(t).unwrap();
+                s.tell(t, &Outcome::scored(vec![x[0]])).unwrap();
+                x
+            })
+            .collect();
+        assert!(one_per_stratum(&xs, &b), "horizon {horizon}");
+    }
+    // Without a horizon the block is 10·d = 50 asks: the first 37 are not a Latin hypercube
+    // of 37 (checked on this seed), the first 50 are one.
+    assert_eq!(default_lhs_block(5), 50);
+    let mut s = build(&lhs, Problem::single(b.clone()), None, 4, None).unwrap();
+    let xs = ask(&mut s, &mut 0, 50);
+    assert!(!one_per_stratum(&xs[..37], &b));
+    assert!(one_per_stratum(&xs, &b));
+    // A horizon of 0 is an error, not a panic.
+    let zero = build(&lhs, Problem::single(b.clone()), None, 4, Some(0));
+    assert!(matches!(zero, Err(SearchError::Config(m)) if m.contains("at least one point")));
+    let direct = RandomSearch::with_horizon(Problem::single(b), Sampler::Lhs, 4, Some(0));
+    assert!(direct.is_err());
 }

@@ -2,9 +2,10 @@
 //! generation update and the stopping tests, in normalized coordinates.
 //!
 //! Equation numbers refer to N. Hansen, "The CMA Evolution Strategy: A Tutorial",
-//! arXiv:1604.00772 (2016/2023); default constants are its Table 1 with positive weights only
-//! (`α_cov = 2`, `c_m = 1`). Stopping tests follow the tutorial's Appendix B.3 with pycma's
-//! default thresholds.
+//! arXiv:1604.00772 (2016/2023); the constants are in [`Params`] (`c_m = 1`). The covariance
+//! update is eq. 47 with the active (negative-weight) part of eq. 46 when the parameters have
+//! negative weights (Jastrebski & Arnold 2006). Stopping tests follow the tutorial's
+//! Appendix B.3 with pycma's default thresholds.
 
 use std::collections::VecDeque;
 
@@ -13,6 +14,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
+
+use super::params::Params;
 
 /// `tolfun` (pycma default): stop when recent best values and the current generation's
 /// values all lie within this range.
@@ -44,54 +47,6 @@ pub enum Stop {
     Diverged,
 }
 
-/// Strategy parameters for dimension `n` and population `λ` (tutorial Table 1).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Params {
-    pub lambda: usize,
-    pub mu: usize,
-    /// Positive recombination weights `w_1 ≥ … ≥ w_μ > 0`, summing to 1 (eq. 49, 53).
-    pub weights: Vec<f64>,
-    pub mueff: f64,
-    pub cc: f64,
-    pub cs: f64,
-    pub c1: f64,
-    pub cmu: f64,
-    pub damps: f64,
-    /// `E‖N(0, I)‖ ≈ √n (1 − 1/(4n) + 1/(21n²))`.
-    pub chi_n: f64,
-}
-
-impl Params {
-    pub fn new(n: usize, lambda: usize) -> Self {
-        let nf = n as f64;
-        let mu = lambda / 2;
-        let raw: Vec<f64> = (1..=mu)
-            .map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - (i as f64).ln())
-            .collect();
-        let sum: f64 = raw.iter().sum();
-        let weights: Vec<f64> = raw.iter().map(|w| w / sum).collect();
-        let mueff = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
-        let cs = (mueff + 2.0) / (nf + mueff + 5.0); // eq. (55)
-        let damps = 1.0 + 2.0 * (((mueff - 1.0) / (nf + 1.0)).sqrt() - 1.0).max(0.0) + cs; // (55)
-        let cc = (4.0 + mueff / nf) / (nf + 4.0 + 2.0 * mueff / nf); // eq. (56)
-        let c1 = 2.0 / ((nf + 1.3).powi(2) + mueff); // eq. (57), α_cov = 2
-        let cmu = (1.0 - c1).min(2.0 * (mueff - 2.0 + 1.0 / mueff) / ((nf + 2.0).powi(2) + mueff)); // (58)
-        let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
-        Self {
-            lambda,
-            mu,
-            weights,
-            mueff,
-            cc,
-            cs,
-            c1,
-            cmu,
-            damps,
-            chi_n,
-        }
-    }
-}
-
 /// State of one run: `N(m, σ² C)` with evolution paths, `C = B D² Bᵀ` (row-major `n × n`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
@@ -116,14 +71,16 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(mean: Vec<f64>, sigma: f64, lambda: usize) -> Self {
+    /// A run from `mean` with step size `sigma` and population `lambda`, with negative
+    /// weights where `active` (see [`Params`]).
+    pub fn new(mean: Vec<f64>, sigma: f64, lambda: usize, active: bool) -> Self {
         let n = mean.len();
         let mut eye = vec![0.0; n * n];
         for i in 0..n {
             eye[i * n + i] = 1.0;
         }
         Self {
-            p: Params::new(n, lambda),
+            p: Params::new(n, lambda, active),
             n,
             mean,
             sigma,
@@ -169,7 +126,24 @@ impl Run {
     /// failed, ranked last and never recombined). `injected`: the samples were drawn from an
     /// older distribution, so each step is clipped to Mahalanobis length `√n + 2n/(n+2)`
     /// (Hansen 2011, "Injecting External Solutions Into CMA-ES", as pycma does).
-    pub fn update(&mut self, u: &[Vec<f64>], fit: &[Option<f64>], injected: bool) {
+    ///
+    /// Negative weights (active CMA) go to the worst scored points only: with `k` scored
+    /// points, ranks `μ+1..k` get the last `k − μ` of `w_{μ+1..λ}` (the worst scored point
+    /// the most negative weight, as pycma's `RecombinationWeights.__call__` shortens the
+    /// list); failed and NaN points get no weight, positive or negative. The negative steps of
+    /// an `injected` generation are measured from `sampled_from` (the mean and σ it was drawn
+    /// with: the samples' own draws), not from the current mean, which has moved toward the
+    /// good points so that the bad ones would all lie behind it — their negative update would
+    /// then take variance away from the direction of progress. (pycma gives injected points
+    /// no negative weight, `CMA_active_injected = 0`; here every generation of a driver with
+    /// many trials in flight is injected, and its negative update is worth keeping.)
+    pub fn update(
+        &mut self,
+        u: &[Vec<f64>],
+        fit: &[Option<f64>],
+        injected: bool,
+        sampled_from: Option<(&[f64], f64)>,
+    ) {
         let n = self.n;
         let nf = n as f64;
         let p = self.p.clone();
@@ -199,25 +173,46 @@ impl Run {
 
         // y_i = (x_i − m) / σ (eq. 41), clipped when injected.
         let max_len = nf.sqrt() + 2.0 * nf / (nf + 2.0);
-        let ys: Vec<Vec<f64>> = order[..mu]
-            .iter()
-            .map(|&i| {
-                let mut y: Vec<f64> = (0..n)
-                    .map(|j| (u[i][j] - self.mean[j]) / self.sigma)
-                    .collect();
-                if injected {
-                    let len = norm(&self.inv_sqrt_c(&y));
-                    if len > max_len {
-                        y.iter_mut().for_each(|v| *v *= max_len / len);
-                    }
+        let step = |i: usize| {
+            let mut y: Vec<f64> = (0..n)
+                .map(|j| (u[i][j] - self.mean[j]) / self.sigma)
+                .collect();
+            if injected {
+                let len = norm(&self.inv_sqrt_c(&y));
+                if len > max_len {
+                    y.iter_mut().for_each(|v| *v *= max_len / len);
                 }
-                y
+            }
+            y
+        };
+        let ys: Vec<Vec<f64>> = order[..mu].iter().map(|&i| step(i)).collect();
+        // Negatively weighted steps (active CMA): the scored ranks after μ, each weight
+        // rescaled by n / ‖C^{-1/2} y_i‖² (eq. 46) so every such step has squared
+        // Mahalanobis length n — what α_posdef⁻ (eq. 52) needs to keep C positive definite.
+        let n_neg = if p.active {
+            (ok.len().saturating_sub(p.mu)).min(p.neg_weights.len())
+        } else {
+            0
+        };
+        let neg_w = &p.neg_weights[p.neg_weights.len() - n_neg..];
+        let neg: Vec<(f64, Vec<f64>)> = order[p.mu..p.mu + n_neg]
+            .iter()
+            .zip(neg_w)
+            .filter(|(_, &w)| w < 0.0)
+            .filter_map(|(&i, &w)| {
+                let y = match sampled_from {
+                    Some((m0, s0)) if injected => (0..n).map(|j| (u[i][j] - m0[j]) / s0).collect(),
+                    _ => step(i),
+                };
+                let len2 = self.inv_sqrt_c(&y).iter().map(|v| v * v).sum::<f64>();
+                (len2 > 0.0 && len2.is_finite()).then(|| (w * nf / len2, y))
             })
             .collect();
+        let neg_sum: f64 = neg_w.iter().sum();
         let yw: Vec<f64> = (0..n)
             .map(|j| ys.iter().zip(&w).map(|(y, wi)| wi * y[j]).sum())
             .collect();
-        // Mean (eq. 41, c_m = 1).
+        // Mean (eq. 41, c_m = 1): positive weights only.
         for (m, y) in self.mean.iter_mut().zip(&yw) {
             *m += self.sigma * y;
         }
@@ -237,12 +232,20 @@ impl Run {
         for (pc, y) in self.pc.iter_mut().zip(&yw) {
             *pc = (1.0 - p.cc) * *pc + hs * a * y;
         }
-        // Rank-one and rank-μ update (eq. 47 with δ(h_σ) of the footnote), Σw = 1.
+        // Rank-one and rank-μ update (eq. 47 with δ(h_σ) of the footnote): the positive
+        // weights sum to 1, the negative ones to `neg_sum` (un-rescaled, as in eq. 47's
+        // decay term), so the decay is 1 + c1 δ − c1 − cμ (1 + neg_sum).
         let delta = (1.0 - hs) * p.cc * (2.0 - p.cc);
-        let keep = 1.0 + p.c1 * delta - p.c1 - p.cmu;
+        let mut keep = 1.0 + p.c1 * delta - p.c1 - p.cmu;
+        if n_neg > 0 {
+            keep -= p.cmu * neg_sum;
+        }
         for r in 0..n {
             for s in 0..=r {
-                let rank_mu: f64 = ys.iter().zip(&w).map(|(y, wi)| wi * y[r] * y[s]).sum();
+                let mut rank_mu: f64 = ys.iter().zip(&w).map(|(y, wi)| wi * y[r] * y[s]).sum();
+                if !neg.is_empty() {
+                    rank_mu += neg.iter().map(|(wi, y)| wi * y[r] * y[s]).sum::<f64>();
+                }
                 let v = keep * self.c[r * n + s] + p.c1 * self.pc[r] * self.pc[s] + p.cmu * rank_mu;
                 self.c[r * n + s] = v;
                 self.c[s * n + r] = v;
@@ -258,9 +261,8 @@ impl Run {
         }
         self.gen += 1;
 
-        // Lazy eigendecomposition (tutorial B.2: every λ / ((c1 + cμ) n 10) generations).
-        let every = p.lambda as f64 / ((p.c1 + p.cmu) * nf * 10.0);
-        if (self.gen - self.eigen_gen) as f64 >= every {
+        // Lazy eigendecomposition (tutorial B.2, Appendix C; see `Params::eigen_gap`).
+        if (self.gen - self.eigen_gen) as f64 >= p.eigen_gap(n) {
             self.decompose();
         }
 
@@ -363,4 +365,79 @@ fn norm(v: &[f64]) -> f64 {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// A 4-d run with λ = 8 after `gens` sphere generations, and one more generation's samples.
+    fn warmed(active: bool, gens: usize) -> (Run, Vec<Vec<f64>>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut run = Run::new(vec![0.3; 4], 0.2, 8, active);
+        let sphere = |u: &Vec<f64>| u.iter().map(|v| v * v).sum::<f64>();
+        for _ in 0..gens {
+            let u: Vec<Vec<f64>> = (0..8).map(|_| run.sample(&mut rng)).collect();
+            let fit: Vec<Option<f64>> = u.iter().map(|x| Some(sphere(x))).collect();
+            run.update(&u, &fit, false, None);
+        }
+        let u: Vec<Vec<f64>> = (0..8).map(|_| run.sample(&mut rng)).collect();
+        (run, u)
+    }
+
+    fn state(run: &Run) -> String {
+        serde_json::to_string(run).unwrap()
+    }
+
+    #[test]
+    fn failed_points_get_no_weight_positive_or_negative() {
+        // Failing two of eight points must update the run exactly as if those two samples had
+        // never been drawn: no positive weight, no negative weight, and the negative weights
+        // of the remaining ranks μ+1..6 are the last ones, w_7 and w_8 being the 2 dropped.
+        let (run, u) = warmed(true, 5);
+        let fit: Vec<Option<f64>> = u
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (i % 4 != 1).then(|| x.iter().map(|v| v * v).sum::<f64>()))
+            .collect();
+        let (kept_u, kept_fit): (Vec<Vec<f64>>, Vec<Option<f64>>) = u
+            .iter()
+            .zip(&fit)
+            .filter(|(_, f)| f.is_some())
+            .map(|(x, f)| (x.clone(), *f))
+            .unzip();
+        assert_eq!(kept_u.len(), 6);
+        let (mut with_failed, mut without) = (run.clone(), run);
+        with_failed.update(&u, &fit, false, None);
+        without.update(&kept_u, &kept_fit, false, None);
+        assert_eq!(state(&with_failed), state(&without));
+    }
+
+    #[test]
+    fn the_active_update_keeps_c_positive_definite_and_shrinks_bad_directions() {
+        // Twenty generations on a function that punishes the first coordinate 1e6 times more
+        // than the others: the negative weights must shrink C's first variance (relative to
+        // the mean variance) more than the positive-only update does, and C stays positive
+        // definite (every eigenvalue > 0).
+        let f = |x: &Vec<f64>| 1e6 * x[0] * x[0] + x[1..].iter().map(|v| v * v).sum::<f64>();
+        let mut var0 = Vec::new();
+        for active in [false, true] {
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let mut run = Run::new(vec![0.0; 4], 0.3, 8, active);
+            for _ in 0..20 {
+                let u: Vec<Vec<f64>> = (0..8).map(|_| run.sample(&mut rng)).collect();
+                let fit: Vec<Option<f64>> = u.iter().map(|x| Some(f(x))).collect();
+                run.update(&u, &fit, false, None);
+            }
+            run.decompose();
+            assert!(
+                run.d.iter().all(|d| *d > 1e-150),
+                "active {active}: {:?}",
+                run.d
+            );
+            var0.push(run.c[0] / run.mean_diag_c());
+        }
+        assert!(var0[1] < var0[0], "relative variance of x0: {var0:?}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The `cmaes` crate (pengowen123/cmaes 0.2) run the same way as
 //! `mergesearch_searchers::functions::run_cmaes`: same start point, σ0 = 1/6 of the box width
-//! (10/6 on [-5, 5]), same default λ, positive weights only, target 1e-8, same budget.
+//! (10/6 on [-5, 5]), same default λ, target 1e-8, same budget; positive weights only or
+//! active (negative) weights, to compare with ours with `active` false or true.
 //! It has no box constraints and no restarts: a single run per seed, so the comparison uses
 //! functions whose optimum lies well inside the box. Shared by `tests/oracle.rs` and
 //! `benches/optimizers.rs`.
@@ -8,11 +9,17 @@
 use cmaes::{CMAESOptions, DVector, TerminationReason, Weights};
 use mergesearch_searchers::functions::{start_point, RunResult, TestFn, HALF_WIDTH, TARGET};
 
-/// One oracle run of `f` in dimension `d` from [`start_point`]`(d, seed)`.
-pub fn run_oracle(f: TestFn, d: usize, seed: u64, budget: u64) -> RunResult {
+/// One oracle run of `f` in dimension `d` from [`start_point`]`(d, seed)`, with the crate's
+/// negative weights (its aCMA-ES) where `active`, else positive weights only.
+pub fn run_oracle(f: TestFn, d: usize, seed: u64, budget: u64, active: bool) -> RunResult {
     let objective = move |x: &DVector<f64>| f(x.as_slice());
+    let weights = if active {
+        Weights::Negative
+    } else {
+        Weights::Positive
+    };
     let mut state = CMAESOptions::new(start_point(d, seed), 2.0 * HALF_WIDTH / 6.0)
-        .weights(Weights::Positive)
+        .weights(weights)
         .fun_target(TARGET)
         .max_function_evals(budget as usize)
         .seed(seed)
