@@ -41,7 +41,7 @@ pub fn searcher(json: &str) -> SearcherConfig {
 /// Best-so-far regret after each evaluation of one run (`budget` evaluations, asked and told
 /// one at a time, trial ids `0..budget`).
 pub fn regret_trace(config: &SearcherConfig, p: &TestProblem, seed: u64, budget: usize) -> Vec<f64> {
-    let mut s = build(config, p.problem(), None, seed).expect("valid searcher");
+    let mut s = build(config, p.problem(), None, seed, None).expect("valid searcher");
     let mut best = f64::INFINITY;
     (0..budget as u64)
         .map(|t| {
@@ -61,7 +61,7 @@ pub fn hypervolume_trace(
     seed: u64,
     budget: usize,
 ) -> Vec<f64> {
-    let mut s = build(config, p.problem(), None, seed).expect("valid searcher");
+    let mut s = build(config, p.problem(), None, seed, None).expect("valid searcher");
     let mut pts: Vec<Vec<f64>> = Vec::new();
     (0..budget as u64)
         .map(|t| {
@@ -166,7 +166,7 @@ pub fn ask_time_table(sizes: &[usize], seed: u64) -> String {
     let p = crate::Problem::single(
         crate::Bounds::new(vec![-5.0; d], vec![10.0; d]).expect("valid box"),
     );
-    let mut s = build(&searcher(r#"{"type": "bo"}"#), p, None, seed).expect("valid searcher");
+    let mut s = build(&searcher(r#"{"type": "bo"}"#), p, None, seed, None).expect("valid searcher");
     let last = sizes.iter().copied().max().unwrap_or(0);
     let mut times = Vec::new();
     for t in 0..=last as u64 {

@@ -32,7 +32,7 @@ fn trace(s: &mut dyn Searcher, f: fn(&[f64]) -> f64, n: u64) -> Vec<f64> {
 
 #[test]
 fn bo_passes_the_searcher_conformance_suite() {
-    conformance(|p, seed| build(&serde_json::from_str::<SearcherConfig>(r#"{"type":"bo","candidates":128}"#).unwrap(), p, None, seed).unwrap());
+    conformance(|p, seed| build(&serde_json::from_str::<SearcherConfig>(r#"{"type":"bo","candidates":128}"#).unwrap(), p, None, seed, None).unwrap());
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn config(json: &str) -> SearcherConfig {
 #[test]
 fn parego_and_ehvi_pass_the_searcher_conformance_suite() {
     for c in [r#"{"type":"parego","candidates":128}"#, r#"{"type":"ehvi","candidates":128}"#] {
-        conformance(|p, seed| build(&config(c), p, None, seed).unwrap());
+        conformance(|p, seed| build(&config(c), p, None, seed, None).unwrap());
     }
 }
 
@@ -33,7 +33,7 @@ fn hv_after(c: &str, seed: u64, n: u64) -> f64 {
         0,
     )
     .unwrap();
-    let mut s = build(&config(c), p, None, seed).unwrap();
+    let mut s = build(&config(c), p, None, seed, None).unwrap();
     let mut pts = Vec::new();
     for t in 0..n {
         let x = s.ask(t).unwrap();

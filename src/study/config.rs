@@ -115,6 +115,7 @@ fn default_searcher() -> SearcherConfig {
         sigma0: None,
         popsize: None,
         max_restarts: None,
+        active: None,
     }
 }
 

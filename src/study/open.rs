@@ -59,6 +59,8 @@ impl Study {
             problem,
             Some(space.init.clone()),
             config.seed,
+            // A Latin hypercube stratifies over the whole trial budget.
+            config.budget.trials,
         )
         .map_err(|e| Error::config(config_path, format!("searcher: {e}")))?;
         let fingerprint = fingerprint::fingerprint(&config.evals, &suite)?;
