@@ -40,7 +40,12 @@ pub fn searcher(json: &str) -> SearcherConfig {
 
 /// Best-so-far regret after each evaluation of one run (`budget` evaluations, asked and told
 /// one at a time, trial ids `0..budget`).
-pub fn regret_trace(config: &SearcherConfig, p: &TestProblem, seed: u64, budget: usize) -> Vec<f64> {
+pub fn regret_trace(
+    config: &SearcherConfig,
+    p: &TestProblem,
+    seed: u64,
+    budget: usize,
+) -> Vec<f64> {
     let mut s = build(config, p.problem(), None, seed, None).expect("valid searcher");
     let mut best = f64::INFINITY;
     (0..budget as u64)
@@ -90,7 +95,9 @@ pub fn regret_table(
     );
     for p in testbed::single_objective_suite() {
         for (label, config) in searchers {
-            let runs: Vec<Vec<f64>> = (0..seeds).map(|s| regret_trace(config, &p, s, budget)).collect();
+            let runs: Vec<Vec<f64>> = (0..seeds)
+                .map(|s| regret_trace(config, &p, s, budget))
+                .collect();
             out.push_str(&format!("| {} | {label} |", p.name));
             for &c in checkpoints {
                 let at: Vec<f64> = runs.iter().map(|r| r[c - 1]).collect();

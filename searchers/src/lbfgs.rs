@@ -131,7 +131,10 @@ mod tests {
         };
         let (x, v) = minimize(&f, vec![-1.2, 1.0], Stop::iters(200)).unwrap();
         assert!(v < 1e-10, "{v}");
-        assert!((x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4, "{x:?}");
+        assert!(
+            (x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4,
+            "{x:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use rand_chacha::ChaCha8Rng;
 /// `n` seeded uniform points in `[0, 1]^d`.
 fn points(n: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|_| (0..d).map(|_| rng.random()).collect()).collect()
+    (0..n)
+        .map(|_| (0..d).map(|_| rng.random()).collect())
+        .collect()
 }
 
 fn fitted(x: &[Vec<f64>], y: &[f64]) -> Gp {
@@ -26,7 +28,8 @@ fn interpolates_noiseless_data_with_near_zero_variance_there() {
     let x = points(20, 2, 1);
     let y: Vec<f64> = x.iter().map(|p| f2(p)).collect();
     let g = fitted(&x, &y);
-    let spread = y.iter().cloned().fold(f64::MIN, f64::max) - y.iter().cloned().fold(f64::MAX, f64::min);
+    let spread =
+        y.iter().cloned().fold(f64::MIN, f64::max) - y.iter().cloned().fold(f64::MAX, f64::min);
     for (p, v) in x.iter().zip(&y) {
         let (m, var) = g.predict(p);
         // Noise is fitted (floor 1e-6 of the standardized variance): the mean may sit off the
@@ -51,7 +54,10 @@ fn interpolates_noiseless_data_with_near_zero_variance_there() {
 fn an_ignored_input_gets_a_long_length_scale() {
     let x = points(30, 3, 3);
     // Depends on x0 and x2 only.
-    let y: Vec<f64> = x.iter().map(|p| (4.0 * p[0]).sin() + (3.0 * p[2]).cos()).collect();
+    let y: Vec<f64> = x
+        .iter()
+        .map(|p| (4.0 * p[0]).sin() + (3.0 * p[2]).cos())
+        .collect();
     let g = fitted(&x, &y);
     let ls = g.params().length_scales();
     assert!(ls[1] > 5.0 * ls[0].max(ls[2]), "length scales {ls:?}");
@@ -74,8 +80,14 @@ fn posterior_gradients_match_central_differences() {
             let (ma, va) = g.predict(&a);
             let (mb, vb) = g.predict(&b);
             let (dm, dv) = ((ma - mb) / (2.0 * h), (va - vb) / (2.0 * h));
-            assert!((dm - pred.dmean[d]).abs() < 1e-5 * (1.0 + dm.abs()), "dmean {d}");
-            assert!((dv - pred.dvar[d]).abs() < 1e-5 * (1.0 + dv.abs()), "dvar {d}");
+            assert!(
+                (dm - pred.dmean[d]).abs() < 1e-5 * (1.0 + dm.abs()),
+                "dmean {d}"
+            );
+            assert!(
+                (dv - pred.dvar[d]).abs() < 1e-5 * (1.0 + dv.abs()),
+                "dvar {d}"
+            );
         }
     }
 }

@@ -4,7 +4,9 @@
 mod common;
 
 use common::conformance;
-use mergesearch_searchers::{build, pareto, Bounds, Outcome, Problem, Searcher, SearcherConfig, Sense};
+use mergesearch_searchers::{
+    build, pareto, Bounds, Outcome, Problem, Searcher, SearcherConfig, Sense,
+};
 
 fn zdt1(x: &[f64]) -> Vec<f64> {
     let n = x.len() as f64;
@@ -18,7 +20,10 @@ fn config(json: &str) -> SearcherConfig {
 
 #[test]
 fn parego_and_ehvi_pass_the_searcher_conformance_suite() {
-    for c in [r#"{"type":"parego","candidates":128}"#, r#"{"type":"ehvi","candidates":128}"#] {
+    for c in [
+        r#"{"type":"parego","candidates":128}"#,
+        r#"{"type":"ehvi","candidates":128}"#,
+    ] {
         conformance(|p, seed| build(&config(c), p, None, seed, None).unwrap());
     }
 }

@@ -58,7 +58,12 @@ pub fn log_ei(p: &Prediction, best: f64) -> (f64, Vec<f64>) {
 pub fn ucb(p: &Prediction, beta: f64) -> (f64, Vec<f64>) {
     let (s, ds) = sigma(p);
     let b = beta.sqrt();
-    let grad = p.dmean.iter().zip(&ds).map(|(dm, dsd)| -dm + b * dsd).collect();
+    let grad = p
+        .dmean
+        .iter()
+        .zip(&ds)
+        .map(|(dm, dsd)| -dm + b * dsd)
+        .collect();
     (-(p.mean - b * s), grad)
 }
 
@@ -110,7 +115,10 @@ mod tests {
             let h = 1e-6;
             let fd = (f(&at(x + h)).0 - f(&at(x - h)).0) / (2.0 * h);
             let g = f(&at(x)).1[0];
-            assert!((fd - g).abs() < 1e-6 * (1.0 + g.abs()), "x = {x}: {fd} vs {g}");
+            assert!(
+                (fd - g).abs() < 1e-6 * (1.0 + g.abs()),
+                "x = {x}: {fd} vs {g}"
+            );
         }
     }
 

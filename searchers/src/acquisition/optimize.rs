@@ -66,9 +66,7 @@ pub fn maximize(
         .map(|(i, v)| (i, if v.is_nan() { f64::NEG_INFINITY } else { v }))
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut best = scored
-        .first()
-        .map(|&(i, v)| (candidates[i].clone(), v))?;
+    let mut best = scored.first().map(|&(i, v)| (candidates[i].clone(), v))?;
     if !best.1.is_finite() {
         return Some(best);
     }
@@ -84,7 +82,12 @@ pub fn maximize(
 
 /// L-BFGS from `u0` in the sine reparametrization of `region`.
 fn polish(acq: &impl Acquisition, region: &Region, u0: &[f64]) -> Option<(Vec<f64>, f64)> {
-    let width: Vec<f64> = region.lo.iter().zip(&region.hi).map(|(l, h)| h - l).collect();
+    let width: Vec<f64> = region
+        .lo
+        .iter()
+        .zip(&region.hi)
+        .map(|(l, h)| h - l)
+        .collect();
     let to_u = |t: &[f64]| -> Vec<f64> {
         t.iter()
             .zip(region.lo.iter().zip(&width))
@@ -128,7 +131,10 @@ mod tests {
 
     impl Acquisition for Bowl {
         fn value(&self, u: &[f64]) -> f64 {
-            -u.iter().zip(&self.0).map(|(a, c)| (a - c).powi(2)).sum::<f64>()
+            -u.iter()
+                .zip(&self.0)
+                .map(|(a, c)| (a - c).powi(2))
+                .sum::<f64>()
         }
         fn value_grad(&self, u: &[f64]) -> (f64, Vec<f64>) {
             let g = u.iter().zip(&self.0).map(|(a, c)| -2.0 * (a - c)).collect();
@@ -142,7 +148,10 @@ mod tests {
             .flat_map(|i| (0..5).map(move |j| vec![0.1 + 0.2 * i as f64, 0.1 + 0.2 * j as f64]))
             .collect();
         let (u, v) = maximize(&Bowl(vec![0.37, 0.62]), &Region::unit(2), &grid, 3).unwrap();
-        assert!((u[0] - 0.37).abs() < 1e-5 && (u[1] - 0.62).abs() < 1e-5 && v > -1e-9, "{u:?}");
+        assert!(
+            (u[0] - 0.37).abs() < 1e-5 && (u[1] - 0.62).abs() < 1e-5 && v > -1e-9,
+            "{u:?}"
+        );
         // The optimum (1.4, −0.3) lies outside: the answer is the nearest corner of the box.
         let (u, _) = maximize(&Bowl(vec![1.4, -0.3]), &Region::unit(2), &grid, 3).unwrap();
         assert!((u[0] - 1.0).abs() < 1e-6 && u[1].abs() < 1e-6, "{u:?}");
@@ -153,6 +162,9 @@ mod tests {
         };
         let inside: Vec<Vec<f64>> = grid.iter().map(|g| region.from_unit(g)).collect();
         let (u, _) = maximize(&Bowl(vec![0.37, 0.62]), &region, &inside, 3).unwrap();
-        assert!((u[0] - 0.37).abs() < 1e-5 && (u[1] - 0.5).abs() < 1e-6, "{u:?}");
+        assert!(
+            (u[0] - 0.37).abs() < 1e-5 && (u[1] - 0.5).abs() < 1e-6,
+            "{u:?}"
+        );
     }
 }

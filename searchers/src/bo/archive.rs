@@ -149,7 +149,12 @@ impl Archive {
         let obs = self.current();
         let vals: Vec<Option<f64>> = obs
             .iter()
-            .map(|o| o.objectives.as_ref().map(|v| f(v)).filter(|v| v.is_finite()))
+            .map(|o| {
+                o.objectives
+                    .as_ref()
+                    .map(|v| f(v))
+                    .filter(|v| v.is_finite())
+            })
             .collect();
         let Some(worst) = vals.iter().flatten().copied().reduce(f64::max) else {
             return (Vec::new(), Vec::new());

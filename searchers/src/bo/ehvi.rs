@@ -127,8 +127,12 @@ impl Ehvi {
             }
             gps.push(model::condition(gp, &pending, self.options.pending, &ys));
         }
-        let constraints =
-            model::fit_constraints(&self.archive, &mut self.warm_constraints, &pending, &mut rng);
+        let constraints = model::fit_constraints(
+            &self.archive,
+            &mut self.warm_constraints,
+            &pending,
+            &mut rng,
+        );
         let mut front: Vec<Vec<f64>> = self
             .archive
             .current()
@@ -137,8 +141,12 @@ impl Ehvi {
             .filter_map(|o| o.objectives.clone())
             .collect();
         let anchors: Vec<Vec<f64>> = {
-            let feasible: Vec<&super::archive::Observation> =
-                self.archive.current().iter().filter(|o| o.feasible()).collect();
+            let feasible: Vec<&super::archive::Observation> = self
+                .archive
+                .current()
+                .iter()
+                .filter(|o| o.feasible())
+                .collect();
             let vals: Vec<Vec<f64>> = feasible
                 .iter()
                 .filter_map(|o| o.objectives.clone())

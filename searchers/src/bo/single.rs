@@ -112,7 +112,14 @@ impl Bo {
             trust_region: super::TrustRegionMode::Off,
             ..options
         };
-        Self::with_scalarization(problem, x0, options, Kind::LogEi, Scalarization::Chebyshev, seed)
+        Self::with_scalarization(
+            problem,
+            x0,
+            options,
+            Kind::LogEi,
+            Scalarization::Chebyshev,
+            seed,
+        )
     }
 
     fn with_scalarization(
@@ -161,8 +168,12 @@ impl Bo {
         let gp = model::fit_gp(xs.clone(), &ys, &mut self.warm, &mut rng)?;
         let ls = gp.params().length_scales();
         let gp = model::condition(gp, &pending, self.options.pending, &ys);
-        let constraints =
-            model::fit_constraints(&self.archive, &mut self.warm_constraints, &pending, &mut rng);
+        let constraints = model::fit_constraints(
+            &self.archive,
+            &mut self.warm_constraints,
+            &pending,
+            &mut rng,
+        );
         // The incumbent: the best feasible target of the epoch (failed trials are imputed
         // as the worst, never the best).
         let feasible: Vec<usize> = self
@@ -249,7 +260,11 @@ impl Bo {
 fn observed_range(archive: &Archive, m: usize) -> (Vec<f64>, Vec<f64>) {
     let mut lo = vec![f64::INFINITY; m];
     let mut hi = vec![f64::NEG_INFINITY; m];
-    for v in archive.current().iter().filter_map(|o| o.objectives.as_ref()) {
+    for v in archive
+        .current()
+        .iter()
+        .filter_map(|o| o.objectives.as_ref())
+    {
         for j in 0..m {
             lo[j] = lo[j].min(v[j]);
             hi[j] = hi[j].max(v[j]);
@@ -261,9 +276,7 @@ fn observed_range(archive: &Archive, m: usize) -> (Vec<f64>, Vec<f64>) {
 /// A uniform draw from the `m`-simplex (normalized standard exponentials; Rubinstein &
 /// Kroese, "Simulation and the Monte Carlo Method", 2nd ed., §2.5.4).
 fn simplex(m: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    let e: Vec<f64> = (0..m)
-        .map(|_| -(1.0 - rng.random::<f64>()).ln())
-        .collect();
+    let e: Vec<f64> = (0..m).map(|_| -(1.0 - rng.random::<f64>()).ln()).collect();
     let s: f64 = e.iter().sum();
     e.iter().map(|v| v / s).collect()
 }

@@ -102,7 +102,11 @@ fn log_prior(theta: &[f64]) -> (f64, Vec<f64>) {
 
 /// `log p(z | θ)` (standardized targets, GLS mean profiled out) and its gradient in `θ`;
 /// `None` where `K` cannot be factorized or `θ` is absurd.
-pub fn log_marginal_likelihood(x: &[Vec<f64>], z: &[f64], theta: &[f64]) -> Option<(f64, Vec<f64>)> {
+pub fn log_marginal_likelihood(
+    x: &[Vec<f64>],
+    z: &[f64],
+    theta: &[f64],
+) -> Option<(f64, Vec<f64>)> {
     if theta.iter().any(|t| !t.is_finite() || t.abs() > 25.0) {
         return None;
     }
@@ -211,7 +215,10 @@ mod tests {
                 vec![t, (3.0 * t).fract(), (7.0 * t + 0.1).fract()]
             })
             .collect();
-        let z = x.iter().map(|p| (4.0 * p[0]).sin() + p[1] * p[1] - 0.3 * p[2]).collect();
+        let z = x
+            .iter()
+            .map(|p| (4.0 * p[0]).sin() + p[1] * p[1] - 0.3 * p[2])
+            .collect();
         (x, z)
     }
 
@@ -228,7 +235,11 @@ mod tests {
             let fd = (log_marginal_likelihood(&x, &z, &p).unwrap().0
                 - log_marginal_likelihood(&x, &z, &m).unwrap().0)
                 / (2.0 * h);
-            assert!((fd - g[j]).abs() < 1e-5 * (1.0 + fd.abs()), "θ_{j}: {fd} vs {}", g[j]);
+            assert!(
+                (fd - g[j]).abs() < 1e-5 * (1.0 + fd.abs()),
+                "θ_{j}: {fd} vs {}",
+                g[j]
+            );
         }
     }
 
@@ -242,7 +253,11 @@ mod tests {
             p[j] += h;
             m[j] -= h;
             let fd = (log_prior(&p).0 - log_prior(&m).0) / (2.0 * h);
-            assert!((fd - g[j]).abs() < 1e-6 * (1.0 + fd.abs()), "θ_{j}: {fd} vs {}", g[j]);
+            assert!(
+                (fd - g[j]).abs() < 1e-6 * (1.0 + fd.abs()),
+                "θ_{j}: {fd} vs {}",
+                g[j]
+            );
         }
     }
 }

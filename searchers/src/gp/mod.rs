@@ -290,10 +290,7 @@ impl Gp {
             None => 0.0,
         };
         let var = var.max(VAR_FLOOR * self.kernel.signal);
-        (
-            self.shift + self.scale * mu,
-            self.scale * self.scale * var,
-        )
+        (self.shift + self.scale * mu, self.scale * self.scale * var)
     }
 
     /// Posterior mean and latent variance at `x` with their gradients in `x`:
