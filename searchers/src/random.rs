@@ -44,11 +44,6 @@ pub enum Sampler {
     Lhs,
 }
 
-/// Dimensions per `sobol_burley` scramble seed (the crate's table has 256).
-const SOBOL_DIMS: usize = 256;
-/// Points per `sobol_burley` sequence (the crate's maximum is 2^16).
-const SOBOL_LEN: u64 = 1 << 16;
-
 /// Default Latin hypercube block: `10·d` points (Jones et al. 1998's initial design size).
 pub fn default_lhs_block(d: usize) -> usize {
     10 * d
@@ -132,18 +127,6 @@ impl RandomSearch {
         self.asked
     }
 
-    /// Coordinate `dim` of Sobol point `index`, in `[0, 1)`.
-    ///
-    /// Beyond the crate's 256 dimensions and 2^16 points, a fresh scramble seed is derived
-    /// per block of 256 dimensions and per block of 2^16 points (the crate's documented way to
-    /// extend it); each block is still a scrambled Sobol sequence.
-    fn sobol(&self, index: u64, dim: usize) -> f64 {
-        let block = (index / SOBOL_LEN) * 1_000_003 + (dim / SOBOL_DIMS) as u64;
-        let seed = self.sobol_seed ^ (splitmix(block) as u32);
-        let u = sobol_burley::sample((index % SOBOL_LEN) as u32, (dim % SOBOL_DIMS) as u32, seed);
-        f64::from(u)
-    }
-
     fn to_box(&self, u: &[f64]) -> Vec<f64> {
         let b = &self.problem.bounds;
         let mut x: Vec<f64> = u
@@ -178,7 +161,7 @@ impl RandomSearch {
         let d = self.problem.bounds.dim();
         match self.sampler {
             Sampler::Uniform => (0..d).map(|_| self.rng.random::<f64>()).collect(),
-            Sampler::Sobol => (0..d).map(|j| self.sobol(self.asked, j)).collect(),
+            Sampler::Sobol => crate::qmc::sobol_point(self.asked, d, self.sobol_seed),
             Sampler::Lhs => {
                 if self.lhs_left.is_empty() {
                     let block = self.lhs(self.lhs_block);
@@ -188,14 +171,6 @@ impl RandomSearch {
             }
         }
     }
-}
-
-/// SplitMix64 finalizer: decorrelates block indices before they become seeds.
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl Searcher for RandomSearch {

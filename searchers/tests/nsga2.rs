@@ -4,6 +4,7 @@ mod common;
 
 use common::batch;
 use mergesearch_searchers::pareto::hypervolume;
+use mergesearch_searchers::testbed::{multi_objective_suite, zdt1, zdt2};
 use mergesearch_searchers::{
     build, AnySearcher, Bounds, Nsga2, Outcome, Problem, SearchError, Searcher, SearcherConfig,
     Sense,
@@ -11,38 +12,16 @@ use mergesearch_searchers::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// ZDT's `g = 1 + 9 Σ_{i≥2} xᵢ / (n − 1)` (Zitzler, Deb, Thiele 2000, eq. T1–T2); `g = 1` on
-/// the Pareto-optimal set.
-fn zdt_g(x: &[f64]) -> f64 {
-    1.0 + 9.0 * x[1..].iter().sum::<f64>() / (x.len() - 1) as f64
-}
-
-/// ZDT1 (convex front `f2 = 1 − √f1`, f1 ∈ [0, 1]).
-fn zdt1(x: &[f64]) -> Vec<f64> {
-    let g = zdt_g(x);
-    vec![x[0], g * (1.0 - (x[0] / g).sqrt())]
-}
-
-/// ZDT2 (non-convex front `f2 = 1 − f1²`, f1 ∈ [0, 1]).
-fn zdt2(x: &[f64]) -> Vec<f64> {
-    let g = zdt_g(x);
-    vec![x[0], g * (1.0 - (x[0] / g).powi(2))]
-}
-
 const REFERENCE: [f64; 2] = [1.1, 1.1];
 
-/// Hypervolume of the true front `f2 = front(f1)`, from 100,001 evenly spaced front points
-/// (the staircase error is below 1e-5). Closed forms, for checking: ZDT1
-/// `0.1 + 2/3 + 0.11 = 0.87667`, ZDT2 `0.1 + 1/3 + 0.11 = 0.54333`.
-fn true_hypervolume(front: impl Fn(f64) -> f64) -> f64 {
-    let n = 100_000;
-    let pts: Vec<Vec<f64>> = (0..=n)
-        .map(|k| {
-            let f1 = k as f64 / n as f64;
-            vec![f1, front(f1)]
-        })
-        .collect();
-    hypervolume(&pts, &REFERENCE)
+/// Hypervolume of the true front of `name` (`zdt1`, `zdt2`) against [`REFERENCE`], from the
+/// test problems' closed forms (ZDT1 `1.21 − 1/3`, ZDT2 `1.21 − 2/3`).
+fn true_hypervolume(name: &str) -> f64 {
+    multi_objective_suite()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap()
+        .front_hypervolume
 }
 
 fn unit(d: usize) -> Bounds {
@@ -104,19 +83,11 @@ fn nsga2_passes_the_conformance_checks() {
 }
 
 #[test]
-fn true_front_hypervolumes_match_the_closed_forms() {
-    let hv1 = true_hypervolume(|f1| 1.0 - f1.sqrt());
-    let hv2 = true_hypervolume(|f1| 1.0 - f1 * f1);
-    assert!((hv1 - (0.1 + 2.0 / 3.0 + 0.11)).abs() < 1e-4, "{hv1}");
-    assert!((hv2 - (0.1 + 1.0 / 3.0 + 0.11)).abs() < 1e-4, "{hv2}");
-}
-
-#[test]
 fn zdt1_reaches_95_percent_of_the_true_hypervolume_in_4000_evaluations() {
     // N = 40, 100 generations, n = 10. Measured over seeds 0..20: 96.8–98.2% (median 98.0%);
     // pymoo 0.6.2's NSGA2(pop_size=40), same operators, 100 generations, seeds 0..10:
     // 97.6–98.1%. (Deb et al. 2002 use n = 30, N = 100, 250 generations.)
-    let hv_true = true_hypervolume(|f1| 1.0 - f1.sqrt());
+    let hv_true = true_hypervolume("zdt1");
     for seed in [0, 1, 2] {
         let s = run(zdt1, seed, 100, 0);
         assert_eq!((s.evaluations(), s.generation()), (4_000, 100));
@@ -139,7 +110,7 @@ fn zdt2_reaches_95_percent_of_the_true_hypervolume_in_6000_evaluations() {
     // evaluations) 14 of seeds 0..20 are at ≥ 95% (median 96.6%, worst 77.9%, seed 2: 85.6%);
     // pymoo 0.6.2's NSGA2(pop_size=40) after 100 generations, seeds 0..10: 84.1–97.1%, 8 of
     // 10 at ≥ 95%. After 150 generations all 20 seeds are at 96.8–97.4%, hence 6,000 here.
-    let hv_true = true_hypervolume(|f1| 1.0 - f1 * f1);
+    let hv_true = true_hypervolume("zdt2");
     for seed in [0, 1, 2] {
         let s = run(zdt2, seed, 150, 0);
         let hv = front_hypervolume(&s);
@@ -158,7 +129,7 @@ fn zdt2_reaches_95_percent_of_the_true_hypervolume_in_6000_evaluations() {
 fn failed_and_malformed_outcomes_are_tolerated() {
     // Every 5th evaluation fails, plus NaN and wrong-length vectors (about a third in all):
     // the front holds only scored points and still gets close to the true one.
-    let hv_true = true_hypervolume(|f1| 1.0 - f1.sqrt());
+    let hv_true = true_hypervolume("zdt1");
     let s = run(zdt1, 0, 100, 5);
     assert_eq!(s.n_objectives(), 2);
     for (x, f) in s.front() {
@@ -266,7 +237,7 @@ fn out_of_order_tells_with_pending_trials_still_reach_95_percent_on_zdt1() {
     // As the in-order ZDT1 test (N = 40, 4,000 evaluations, ≥ 95% of the true hypervolume),
     // but with 8 trials always in flight, told in random order (seeded), ids with gaps.
     // Measured (this test's eprintln): 97.62% and 97.61% (in order, seeds 0..3: 97.9–98.0%).
-    let hv_true = true_hypervolume(|f1| 1.0 - f1.sqrt());
+    let hv_true = true_hypervolume("zdt1");
     let b = unit(10);
     for seed in [0, 1] {
         let mut s = Nsga2::new(two(10), None, Some(40), seed).unwrap();

@@ -2,7 +2,8 @@
 //! printed beside this machine's memcpy bandwidth measured in the same run; `bench forward`
 //! ([`forward`]): our llama forward beside candle-transformers'; `bench candidates`
 //! ([`ranks`]): lazy TIES candidates with and without the ranking cache; `bench study`
-//! ([`study`]): the study driver's overhead per trial over a long study.
+//! ([`study`]): the study driver's overhead per trial over a long study; `bench searchers`
+//! ([`searchers`]): what each searcher finds on the demo study.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -16,11 +17,13 @@ use crate::merge::{self, MergeConfig, MergeOptions, Plan, METHODS};
 
 pub mod forward;
 pub mod ranks;
+pub mod searchers;
 pub mod study;
 pub mod synthetic;
 
 pub use forward::{run_forward_bench, BenchForwardArgs};
 pub use ranks::{run_candidates_bench, BenchCandidatesArgs};
+pub use searchers::{run_searchers_bench, BenchSearchersArgs};
 pub use study::{run_study_bench, BenchStudyArgs};
 
 /// Arguments of `bench merge`.

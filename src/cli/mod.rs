@@ -76,6 +76,9 @@ pub enum BenchCommand {
     /// The study driver's overhead per trial (storage, CSVs, hypervolume, snapshot) over a
     /// long study of nearly free trials.
     Study(mergesearch::bench::BenchStudyArgs),
+    /// Each searcher on a real (toy-zoo) study over several seeds: best weighted sum and
+    /// hypervolume after a third, two thirds and all of the budget.
+    Searchers(mergesearch::bench::BenchSearchersArgs),
 }
 
 /// `mergesearch bench optimizers`.
@@ -90,6 +93,15 @@ pub struct BenchOptimizersArgs {
     /// Evaluation budget per dimension.
     #[arg(long, default_value_t = 20_000)]
     pub budget_per_dim: u64,
+    /// CMA-ES in a box (pycma's `bounds`) against pycma's medians, instead of the unbounded
+    /// table.
+    #[arg(long, conflicts_with = "efficiency")]
+    pub bounded: bool,
+    /// Sample efficiency at merge-study budgets instead: simple regret of random, CMA-ES and
+    /// bo at 10–100 evaluations, hypervolume of random, NSGA-II, ParEGO and EHVI at 50–200,
+    /// and bo's proposal time, beside Optuna's numbers (`--seeds` applies; default 10).
+    #[arg(long)]
+    pub efficiency: bool,
 }
 
 /// Parses a byte count with an optional K/M/B (thousand/million/billion) suffix, as mergekit's
@@ -127,18 +139,53 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Forward(a)) => mergesearch::bench::run_forward_bench(a),
         Command::Bench(BenchCommand::Candidates(a)) => mergesearch::bench::run_candidates_bench(a),
         Command::Bench(BenchCommand::Study(a)) => mergesearch::bench::run_study_bench(a),
+        Command::Bench(BenchCommand::Searchers(a)) => mergesearch::bench::run_searchers_bench(a),
         Command::Bench(BenchCommand::Optimizers(a)) => {
-            let dims = if a.dims.is_empty() {
-                vec![2, 5, 10, 20]
-            } else {
-                a.dims
-            };
-            print!(
-                "{}",
-                mergesearch_searchers::functions::optimizer_table(&dims, a.seeds, a.budget_per_dim)
-            );
+            run_optimizers_bench(a);
             Ok(())
         }
+    }
+}
+
+/// `bench optimizers`: the unbounded CMA-ES table, `--bounded` or `--efficiency`.
+fn run_optimizers_bench(a: BenchOptimizersArgs) {
+    use mergesearch_searchers::{efficiency, functions};
+    let dims = if a.dims.is_empty() {
+        vec![2, 5, 10, 20]
+    } else {
+        a.dims
+    };
+    if a.bounded {
+        print!(
+            "{}",
+            functions::bounded_table(&dims, a.seeds, a.budget_per_dim)
+        );
+    } else if a.efficiency {
+        let single = [
+            ("random", efficiency::searcher(r#"{"type": "random"}"#)),
+            ("cmaes", efficiency::searcher(r#"{"type": "cmaes"}"#)),
+            ("bo", efficiency::searcher(r#"{"type": "bo"}"#)),
+        ];
+        println!(
+            "{}",
+            efficiency::regret_table(&single, a.seeds, &[10, 25, 50, 100])
+        );
+        let multi = [
+            ("random", efficiency::searcher(r#"{"type": "random"}"#)),
+            ("nsga2", efficiency::searcher(r#"{"type": "nsga2"}"#)),
+            ("parego", efficiency::searcher(r#"{"type": "parego"}"#)),
+            ("ehvi", efficiency::searcher(r#"{"type": "ehvi"}"#)),
+        ];
+        println!(
+            "{}",
+            efficiency::hypervolume_table(&multi, a.seeds, &[50, 100, 200])
+        );
+        print!("{}", efficiency::ask_time_table(&[25, 100, 300], 0));
+    } else {
+        print!(
+            "{}",
+            functions::optimizer_table(&dims, a.seeds, a.budget_per_dim)
+        );
     }
 }
 

@@ -35,7 +35,7 @@ use super::single::{to_box, to_unit};
 use super::BoOptions;
 use crate::acquisition::{self, maximize, optimize::Acquisition, Region};
 use crate::ehvi::{log_ehvi, nondominated_boxes, AxisBox};
-use crate::gp::{Gp, GpParams};
+use crate::gp::Gp;
 use crate::{pareto, Outcome, Problem, SearchError, Searcher, Sense};
 
 /// Margin of the derived reference point, as a fraction of the observed range.
@@ -53,9 +53,9 @@ pub struct Ehvi {
     archive: Archive,
     x0: Option<Vec<f64>>,
     /// Last fitted hyperparameters per objective.
-    warm: Vec<Option<GpParams>>,
+    warm: Vec<model::Warm>,
     /// The same per constraint.
-    warm_constraints: Vec<Option<GpParams>>,
+    warm_constraints: Vec<model::Warm>,
 }
 
 impl Ehvi {
@@ -78,8 +78,8 @@ impl Ehvi {
         let archive = Archive::new(d, rng.random(), options.n_init);
         Ok(Self {
             x0: x0.map(|x| to_unit(&problem, &x)),
-            warm: vec![None; problem.objectives()],
-            warm_constraints: vec![None; problem.constraints],
+            warm: vec![model::Warm::default(); problem.objectives()],
+            warm_constraints: vec![model::Warm::default(); problem.constraints],
             problem,
             options,
             rng,

@@ -28,23 +28,59 @@ pub enum Pending {
     LiarMax,
 }
 
+/// The last fit of one GP: its hyperparameters (the next fit's warm start) and a fingerprint
+/// of the data they were fitted to. Trials asked together (`--parallel`, out-of-order tells)
+/// see the same data, and the fit is what a proposal costs most: asked again before anything
+/// new is told, a searcher reuses the hyperparameters instead of re-optimizing them. Part of
+/// the searcher's state, so a resumed searcher reuses exactly when an uninterrupted one does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Warm {
+    /// Hyperparameters of the last fit.
+    pub params: Option<GpParams>,
+    /// [`fingerprint`] of the inputs and targets of the last fit.
+    pub data: u64,
+}
+
+/// FNV-1a over the bits of `xs` and `ys` (stable across platforms and Rust versions, unlike
+/// `std`'s hasher).
+fn fingerprint(xs: &[Vec<f64>], ys: &[f64]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let words = xs.iter().flatten().chain(ys).map(|v| v.to_bits());
+    for w in std::iter::once(xs.len() as u64).chain(words) {
+        for b in w.to_le_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
 /// Fits a GP to `(xs, ys)`, warm-started from (and updating) `warm`. A warm start runs alone
 /// (as Optuna re-fits from its previous parameters), joined by the prior mode every 16th
 /// observation so a fit cannot stay in a poor local optimum for long; a cold fit starts from
-/// the prior mode and one random point.
+/// the prior mode and one random point. Data identical to the last fit's reuses its
+/// hyperparameters ([`Warm`]); no random draw is made either way once a fit exists.
 pub(crate) fn fit_gp(
     xs: Vec<Vec<f64>>,
     ys: &[f64],
-    warm: &mut Option<GpParams>,
+    warm: &mut Warm,
     rng: &mut ChaCha8Rng,
 ) -> Option<Gp> {
+    let data = fingerprint(&xs, ys);
+    if let Some(params) = warm.params.as_ref().filter(|_| warm.data == data) {
+        if let Some(g) = Gp::new(xs.clone(), ys, params.clone()) {
+            return Some(g);
+        }
+    }
     let options = FitOptions {
-        restarts: if warm.is_some() { 0 } else { 1 },
+        restarts: if warm.params.is_some() { 0 } else { 1 },
         mode_start: xs.len() % 16 == 0,
         ..FitOptions::default()
     };
-    let g = gp::fit(xs, ys, warm.as_ref(), options, rng)?;
-    *warm = Some(g.params().clone());
+    let g = gp::fit(xs, ys, warm.params.as_ref(), options, rng)?;
+    *warm = Warm {
+        params: Some(g.params().clone()),
+        data,
+    };
     Some(g)
 }
 
@@ -72,7 +108,7 @@ pub(crate) fn condition(gp: Gp, pending: &[Vec<f64>], strategy: Pending, ys: &[f
 /// on the pending points. `warm` holds one slot per constraint.
 pub(crate) fn fit_constraints(
     archive: &Archive,
-    warm: &mut [Option<GpParams>],
+    warm: &mut [Warm],
     pending: &[Vec<f64>],
     rng: &mut ChaCha8Rng,
 ) -> Vec<Gp> {

@@ -23,7 +23,6 @@ use super::model::{self, Kind, ScalarAcquisition, STARTS};
 use super::turbo::TrustRegion;
 use super::BoOptions;
 use crate::acquisition::{maximize, Region};
-use crate::gp::GpParams;
 use crate::{Outcome, Problem, SearchError, Searcher};
 
 /// Anchors (best observations) whose perturbations join the candidates.
@@ -54,10 +53,10 @@ pub struct Bo {
     archive: Archive,
     /// The start point, handed out first (then the Sobol design).
     x0: Option<Vec<f64>>,
-    /// Last fitted hyperparameters of the target GP (the next fit's warm start).
-    warm: Option<GpParams>,
+    /// The last fit of the target GP (warm start and reuse).
+    warm: model::Warm,
     /// The same per constraint.
-    warm_constraints: Vec<Option<GpParams>>,
+    warm_constraints: Vec<model::Warm>,
     /// TuRBO state, when the search runs in a trust region.
     turbo: Option<TrustRegion>,
 }
@@ -143,7 +142,7 @@ impl Bo {
         let archive = Archive::new(d, rng.random(), options.n_init);
         let x0 = x0.map(|x| to_unit(&problem, &x));
         Ok(Self {
-            warm_constraints: vec![None; problem.constraints],
+            warm_constraints: vec![model::Warm::default(); problem.constraints],
             turbo: options.trust_region.active(d).then(|| TrustRegion::new(d)),
             problem,
             scalarization,
@@ -152,7 +151,7 @@ impl Bo {
             rng,
             archive,
             x0,
-            warm: None,
+            warm: model::Warm::default(),
         })
     }
 
