@@ -73,7 +73,7 @@ pub(crate) fn fit_gp(
     }
     let options = FitOptions {
         restarts: if warm.params.is_some() { 0 } else { 1 },
-        mode_start: xs.len() % 16 == 0,
+        mode_start: xs.len().is_multiple_of(16),
         ..FitOptions::default()
     };
     let g = gp::fit(xs, ys, warm.params.as_ref(), options, rng)?;
@@ -252,4 +252,37 @@ pub(crate) fn best_points(xs: &[Vec<f64>], ys: &[f64], k: usize) -> Vec<Vec<f64>
 /// proposal comes from it, so the searcher's own stream advances by one word per ask.
 pub(crate) fn proposal_rng(rng: &mut ChaCha8Rng) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(rng.random())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fit_on_unchanged_data_is_reused_and_new_data_refits() {
+        let xs: Vec<Vec<f64>> = (0..12)
+            .map(|i| vec![i as f64 / 11.0, ((7 * i) % 12) as f64 / 11.0])
+            .collect();
+        let ys: Vec<f64> = xs
+            .iter()
+            .map(|x| (6.0 * x[0]).sin() + x[1] * x[1])
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut warm = Warm::default();
+        let first = fit_gp(xs.clone(), &ys, &mut warm, &mut rng).unwrap();
+        let after_first = (warm.clone(), rng.clone());
+        // Same data: the same hyperparameters, no optimization (the warm start would move
+        // them by L-BFGS's tolerance) and no random draw.
+        let again = fit_gp(xs.clone(), &ys, &mut warm, &mut rng).unwrap();
+        assert_eq!(again.params(), first.params());
+        assert_eq!((warm.clone(), rng.clone()), after_first);
+        // One more observation: a new fit, recorded with its data.
+        let mut xs2 = xs.clone();
+        xs2.push(vec![0.5, 0.5]);
+        let mut ys2 = ys.clone();
+        ys2.push(0.0);
+        fit_gp(xs2.clone(), &ys2, &mut warm, &mut rng).unwrap();
+        assert_ne!(warm.data, after_first.0.data);
+        assert_eq!(warm.data, fingerprint(&xs2, &ys2));
+    }
 }

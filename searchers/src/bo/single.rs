@@ -220,9 +220,12 @@ impl Bo {
     }
 }
 
+/// A proposal's target as a function of the minimized objectives.
+type Target = Box<dyn Fn(&[f64]) -> f64>;
+
 impl Bo {
     /// The target of this proposal as a function of the minimized objectives.
-    fn scalarization(&self, rng: &mut ChaCha8Rng) -> Box<dyn Fn(&[f64]) -> f64> {
+    fn scalarization(&self, rng: &mut ChaCha8Rng) -> Target {
         match self.scalarization {
             Scalarization::WeightedSum => {
                 let w = self.problem.weights.clone();
