@@ -100,10 +100,20 @@ impl Archive {
         self.design_until = self.asked + n_init as u64;
     }
 
-    /// Records the point handed to `trial` (after `tickets.check_ask`).
-    pub fn ask(&mut self, trial: u64, u: Vec<f64>) {
+    /// The point an ask gets without a model: the start point `x0` (taken) first, then the
+    /// design while it lasts; `None` when the model should propose.
+    pub fn scheduled(&mut self, x0: &mut Option<Vec<f64>>) -> Option<Vec<f64>> {
+        x0.take()
+            .or_else(|| self.in_design().then(|| self.next_design()))
+    }
+
+    /// Records the unit-cube point `u` handed to `trial` (after `tickets.check_ask`) and
+    /// returns it in `problem`'s box.
+    pub fn hand_out(&mut self, problem: &Problem, trial: u64, u: Vec<f64>) -> Vec<f64> {
         self.asked += 1;
+        let x = super::single::to_box(problem, &u);
         self.tickets.ask(trial, u);
+        x
     }
 
     /// Records `trial`'s outcome; returns the new observation.

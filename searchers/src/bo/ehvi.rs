@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::archive::Archive;
 use super::model::{self, Pending, STARTS};
-use super::single::{to_box, to_unit};
+use super::single::to_unit;
 use super::BoOptions;
 use crate::acquisition::{self, maximize, optimize::Acquisition, Region};
 use crate::ehvi::{log_ehvi, nondominated_boxes, AxisBox};
@@ -255,16 +255,11 @@ impl Searcher for Ehvi {
 
     fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
         self.archive.tickets.check_ask(trial)?;
-        let u = match self.x0.take() {
+        let u = match self.archive.scheduled(&mut self.x0) {
             Some(u) => u,
-            None if self.archive.in_design() => self.archive.next_design(),
-            None => match self.propose() {
-                Some(u) => u,
-                None => self.archive.next_design(),
-            },
+            None => self.propose().unwrap_or_else(|| self.archive.next_design()),
         };
-        self.archive.ask(trial, u.clone());
-        Ok(to_box(&self.problem, &u))
+        Ok(self.archive.hand_out(&self.problem, trial, u))
     }
 
     fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {

@@ -302,16 +302,11 @@ impl Searcher for Bo {
 
     fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
         self.archive.tickets.check_ask(trial)?;
-        let u = match self.x0.take() {
+        let u = match self.archive.scheduled(&mut self.x0) {
             Some(u) => u,
-            None if self.archive.in_design() => self.archive.next_design(),
-            None => match self.propose() {
-                Some(u) => u,
-                None => self.archive.next_design(),
-            },
+            None => self.propose().unwrap_or_else(|| self.archive.next_design()),
         };
-        self.archive.ask(trial, u.clone());
-        Ok(to_box(&self.problem, &u))
+        Ok(self.archive.hand_out(&self.problem, trial, u))
     }
 
     fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {

@@ -228,21 +228,8 @@ impl Gp {
         if xs.is_empty() {
             return Some(self.clone());
         }
-        let mut z = self.z.clone();
-        let mut x = self.x.clone();
-        for p in xs {
-            z.push((self.predict(p).0 - self.shift) / self.scale);
-            x.push(p.clone());
-        }
-        let exact = self.exact + xs.len();
-        Self::standardized(
-            x,
-            &z,
-            self.params.clone(),
-            (self.shift, self.scale),
-            Some(self.mean),
-            exact,
-        )
+        let means: Vec<f64> = xs.iter().map(|p| self.predict(p).0).collect();
+        self.with_observations(xs, &means)
     }
 
     /// This posterior with noise-free extra observations `(xs, ys)` in original units,
