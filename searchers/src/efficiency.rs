@@ -11,6 +11,8 @@
 
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use crate::functions::median;
 use crate::testbed::{self, MultiObjectiveProblem, TestProblem};
 use crate::{build, pareto, Outcome, Searcher, SearcherConfig};
@@ -96,13 +98,16 @@ pub fn regret_table(
     for p in testbed::single_objective_suite() {
         for (label, config) in searchers {
             let runs: Vec<Vec<f64>> = (0..seeds)
+                .into_par_iter()
                 .map(|s| regret_trace(config, &p, s, budget))
                 .collect();
-            out.push_str(&format!("| {} | {label} |", p.name));
+            let mut row = format!("| {} | {label} |", p.name);
             for &c in checkpoints {
                 let at: Vec<f64> = runs.iter().map(|r| r[c - 1]).collect();
-                out.push_str(&format!(" {:.2e} |", median(&at)));
+                row.push_str(&format!(" {:.2e} |", median(&at)));
             }
+            eprintln!("{row}");
+            out.push_str(&row);
             out.push('\n');
         }
         if let Some((_, a, b)) = OPTUNA_GP_REGRET.iter().find(|(n, _, _)| *n == p.name) {
@@ -137,13 +142,16 @@ pub fn hypervolume_table(
     for p in testbed::multi_objective_suite() {
         for (label, config) in searchers {
             let runs: Vec<Vec<f64>> = (0..seeds)
+                .into_par_iter()
                 .map(|s| hypervolume_trace(config, &p, s, budget))
                 .collect();
-            out.push_str(&format!("| {} | {label} |", p.name));
+            let mut row = format!("| {} | {label} |", p.name);
             for &c in checkpoints {
                 let at: Vec<f64> = runs.iter().map(|r| r[c - 1]).collect();
-                out.push_str(&format!(" {:.3} |", median(&at)));
+                row.push_str(&format!(" {:.3} |", median(&at)));
             }
+            eprintln!("{row}");
+            out.push_str(&row);
             out.push('\n');
         }
         for (_, at, what, v) in OPTUNA_HYPERVOLUME.iter().filter(|r| r.0 == p.name) {

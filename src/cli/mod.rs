@@ -102,6 +102,20 @@ pub struct BenchOptimizersArgs {
     /// and bo's proposal time, beside Optuna's numbers (`--seeds` applies; default 10).
     #[arg(long)]
     pub efficiency: bool,
+    /// With `--efficiency`: only these tables (repeatable; default all three).
+    #[arg(long = "table", value_enum, requires = "efficiency")]
+    pub tables: Vec<EfficiencyTable>,
+}
+
+/// The tables of `bench optimizers --efficiency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EfficiencyTable {
+    /// Simple regret of random, cmaes and bo on the single-objective test problems.
+    Regret,
+    /// Hypervolume of random, nsga2, parego and ehvi on ZDT1, ZDT2 and DTLZ2.
+    Hypervolume,
+    /// bo's proposal time in 10 dimensions.
+    AskTime,
 }
 
 /// Parses a byte count with an optional K/M/B (thousand/million/billion) suffix, as mergekit's
@@ -161,26 +175,33 @@ fn run_optimizers_bench(a: BenchOptimizersArgs) {
             functions::bounded_table(&dims, a.seeds, a.budget_per_dim)
         );
     } else if a.efficiency {
-        let single = [
-            ("random", efficiency::searcher(r#"{"type": "random"}"#)),
-            ("cmaes", efficiency::searcher(r#"{"type": "cmaes"}"#)),
-            ("bo", efficiency::searcher(r#"{"type": "bo"}"#)),
-        ];
-        println!(
-            "{}",
-            efficiency::regret_table(&single, a.seeds, &[10, 25, 50, 100])
-        );
-        let multi = [
-            ("random", efficiency::searcher(r#"{"type": "random"}"#)),
-            ("nsga2", efficiency::searcher(r#"{"type": "nsga2"}"#)),
-            ("parego", efficiency::searcher(r#"{"type": "parego"}"#)),
-            ("ehvi", efficiency::searcher(r#"{"type": "ehvi"}"#)),
-        ];
-        println!(
-            "{}",
-            efficiency::hypervolume_table(&multi, a.seeds, &[50, 100, 200])
-        );
-        print!("{}", efficiency::ask_time_table(&[25, 100, 300], 0));
+        let wants = |t| a.tables.is_empty() || a.tables.contains(&t);
+        if wants(EfficiencyTable::Regret) {
+            let single = [
+                ("random", efficiency::searcher(r#"{"type": "random"}"#)),
+                ("cmaes", efficiency::searcher(r#"{"type": "cmaes"}"#)),
+                ("bo", efficiency::searcher(r#"{"type": "bo"}"#)),
+            ];
+            println!(
+                "{}",
+                efficiency::regret_table(&single, a.seeds, &[10, 25, 50, 100])
+            );
+        }
+        if wants(EfficiencyTable::Hypervolume) {
+            let multi = [
+                ("random", efficiency::searcher(r#"{"type": "random"}"#)),
+                ("nsga2", efficiency::searcher(r#"{"type": "nsga2"}"#)),
+                ("parego", efficiency::searcher(r#"{"type": "parego"}"#)),
+                ("ehvi", efficiency::searcher(r#"{"type": "ehvi"}"#)),
+            ];
+            println!(
+                "{}",
+                efficiency::hypervolume_table(&multi, a.seeds, &[50, 100, 200])
+            );
+        }
+        if wants(EfficiencyTable::AskTime) {
+            print!("{}", efficiency::ask_time_table(&[25, 100, 300], 0));
+        }
     } else {
         print!(
             "{}",
