@@ -12,6 +12,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use mergesearch_searchers::functions::median;
+
 use crate::study::{Study, Trial, TrialState};
 
 /// Arguments of `bench searchers`.
@@ -99,23 +101,11 @@ fn searcher_mapping(arg: &str) -> String {
     }
 }
 
-/// Best scalar (lowest) among the feasible complete trials of `trials` (the first k).
+/// Best scalar (lowest) among the feasible complete trials of `trials` (∞ without any).
 fn best_scalar(trials: &[Trial]) -> f64 {
-    trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete && t.feasible == Some(true))
-        .filter_map(|t| t.scalar)
-        .fold(f64::INFINITY, f64::min)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
+    crate::study::best_trial(trials)
+        .and_then(|t| t.scalar)
+        .unwrap_or(f64::INFINITY)
 }
 
 /// One searcher's results: per seed, the best scalar and the hypervolume at each checkpoint.
@@ -198,12 +188,11 @@ pub fn run_searchers_bench(a: BenchSearchersArgs) -> Result<()> {
 fn table(a: &BenchSearchersArgs, checkpoints: &[usize; 3], rows: &[Row]) -> String {
     let at = |c: &usize| format!(" @{c} |");
     let mut out = format!(
-        "{}: median over {} seeds (min–max at @{}) of the best weighted sum of the objectives (lower is better) and of the hypervolume (higher is better)\n\n| searcher |{}{} range | hypervolume{} range | failed | s/trial |\n|---|{}---|{}---|---|---|\n",
+        "{}: median over {} seeds (min–max at @{}) of the best weighted sum of the objectives (lower is better) and of the hypervolume (higher is better)\n\n| searcher |{} range | hypervolume{} range | failed | s/trial |\n|---|{}---|{}---|---|---|\n",
         a.config.display(),
         a.seeds,
         a.trials,
         checkpoints.iter().map(at).collect::<String>(),
-        "",
         checkpoints.iter().map(at).collect::<String>(),
         "---|".repeat(3),
         "---|".repeat(3),
@@ -218,11 +207,11 @@ fn table(a: &BenchSearchersArgs, checkpoints: &[usize; 3], rows: &[Row]) -> Stri
         };
         out += &format!("| {} |", r.label);
         for i in 0..3 {
-            out += &format!(" {:.3} |", median(col(&r.best, i)));
+            out += &format!(" {:.3} |", median(&col(&r.best, i)));
         }
         out += &range(&r.best);
         for i in 0..3 {
-            out += &format!(" {:.4} |", median(col(&r.hv, i)));
+            out += &format!(" {:.4} |", median(&col(&r.hv, i)));
         }
         out += &range(&r.hv);
         out += &format!(
