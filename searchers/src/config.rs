@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::adamerging::AdaMergingConfig;
 use crate::bo::{Bo, BoConfig, Ehvi};
 use crate::cmaes::{CmaEs, CmaEsOptions, DEFAULT_MAX_RESTARTS, DEFAULT_SIGMA0};
 use crate::nsga2::Nsga2;
@@ -9,7 +10,7 @@ use crate::random::{RandomSearch, Sampler};
 use crate::{Outcome, Problem, SearchError, Searcher};
 
 /// Raw searcher config, as written in a study file (`type: random` / `type: cmaes` /
-/// `type: nsga2`).
+/// `type: nsga2` / `type: bo` / `type: parego` / `type: ehvi` / `type: adamerging`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SearcherConfig {
@@ -50,6 +51,9 @@ pub enum SearcherConfig {
     Parego(BoConfig),
     /// Expected hypervolume improvement over one GP per objective, for several objectives.
     Ehvi(BoConfig),
+    /// AdaMerging: projected Adam on the merge coefficients, a gradient searcher that the
+    /// study runs with its gradient loop ([`build`] refuses it).
+    Adamerging(AdaMergingConfig),
 }
 
 /// Any built searcher; serializes with its kind so a snapshot restores the right one.
@@ -74,7 +78,8 @@ pub enum AnySearcher {
 /// searcher uses a start point. `horizon` is the number of trials the searcher is expected to
 /// serve — the study's trial budget, or the initial design size when it makes a model-based
 /// searcher's design — and the span of a Latin hypercube ([`RandomSearch::with_horizon`];
-/// `None`: [`crate::random::default_lhs_block`]). Errors name the offending field.
+/// `None`: [`crate::random::default_lhs_block`]). Errors name the offending field; a gradient
+/// searcher (`adamerging`) is an error, since the study runs it with its gradient loop.
 pub fn build(
     config: &SearcherConfig,
     problem: Problem,
@@ -82,6 +87,9 @@ pub fn build(
     seed: u64,
     horizon: Option<usize>,
 ) -> Result<AnySearcher, SearchError> {
+    if let SearcherConfig::Adamerging(_) = config {
+        return Err(not_ask_tell());
+    }
     if let Some(x) = &x0 {
         if !problem.bounds.contains(x) {
             return Err(SearchError::Config(format!(
@@ -123,7 +131,17 @@ pub fn build(
             let (options, _) = c.resolve(problem.bounds.dim(), false)?;
             AnySearcher::Ehvi(Box::new(Ehvi::new(problem, x0, options, seed)?))
         }
+        SearcherConfig::Adamerging(_) => return Err(not_ask_tell()),
     })
+}
+
+/// The error of [`build`] for a gradient searcher.
+fn not_ask_tell() -> SearchError {
+    SearchError::Config(
+        "adamerging is a gradient searcher: the study runs it with its gradient loop, not \
+         through ask/tell"
+            .into(),
+    )
 }
 
 impl AnySearcher {

@@ -5,9 +5,14 @@
 //! trial id, `tell(trial, outcome)` reports its objectives and constraint violations or a
 //! failure, in any order (the ticket protocol of [`searcher`]). State is serde-serializable so
 //! a study can snapshot a searcher, pending trials included, and resume it bit for bit.
+//!
+//! Gradient searchers (AdaMerging's projected [`Adam`]) implement the sibling trait
+//! [`GradientSearcher`]: ask the current point, tell the loss and its gradient there; their
+//! study-file section is [`AdaMergingConfig`].
 #![warn(missing_docs)]
 
 pub mod acquisition;
+pub mod adamerging;
 pub mod bo;
 pub mod cmaes;
 pub mod config;
@@ -16,6 +21,7 @@ pub mod ehvi;
 pub mod functions;
 mod generations;
 pub mod gp;
+pub mod gradient;
 mod lbfgs;
 pub mod normal;
 pub mod nsga2;
@@ -28,8 +34,10 @@ pub mod searcher;
 pub mod testbed;
 mod tickets;
 
+pub use adamerging::{AdaMergingConfig, GradientObjective, Granularity};
 pub use cmaes::{CmaEs, CmaEsOptions};
 pub use config::{build, AnySearcher, SearcherConfig};
+pub use gradient::{Adam, AdamOptions, GradientSearcher};
 pub use nsga2::Nsga2;
 pub use problem::{Problem, Sense, PENALTY};
 pub use random::{RandomSearch, Sampler};
@@ -56,4 +64,7 @@ pub enum SearchError {
     /// `tell` for a trial id that was already told.
     #[error("trial {0} was already told")]
     AlreadyTold(u64),
+    /// A gradient tell that cannot be used (wrong length, non-finite loss or entry).
+    #[error("bad gradient tell: {0}")]
+    Gradient(String),
 }

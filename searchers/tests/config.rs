@@ -62,3 +62,16 @@ fn snapshot_names_the_searcher_kind() {
     let v: serde_json::Value = serde_json::to_value(&s).unwrap();
     assert_eq!(v["type"], "cmaes");
 }
+
+#[test]
+fn adamerging_is_not_built_as_an_ask_tell_searcher() {
+    // The main crate dispatches `type: adamerging` to its gradient loop before calling build.
+    let expected = "adamerging is a gradient searcher: the study runs it with its gradient \
+                    loop, not through ask/tell";
+    assert_eq!(err(r#"{"type":"adamerging","steps":5}"#, None), expected);
+    // Even with an x0 outside the box, the kind is what is wrong.
+    assert_eq!(
+        err(r#"{"type":"adamerging"}"#, Some(vec![2.0; 3])),
+        expected
+    );
+}

@@ -4,9 +4,12 @@
 //! identical next asks; out-of-order tells with several trials pending (and gaps in the ids)
 //! stay in bounds and match a twin told in the same order; unknown ids, double tells and
 //! double asks are errors that leave the state unchanged. Each check runs on a one-objective
-//! problem and on a two-objective problem (one maximized) with a constraint.
+//! problem and on a two-objective problem (one maximized) with a constraint. The checks for
+//! gradient searchers are in [`gradient`].
 
 #![allow(dead_code)]
+
+pub mod gradient;
 
 use mergesearch_searchers::{
     functions, AnySearcher, Bounds, Outcome, Problem, SearchError, Searcher, Sense,
