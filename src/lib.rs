@@ -7,6 +7,7 @@
 //! command-line interface lives in the binary (`src/cli/`), one file per command.
 #![warn(missing_docs)]
 
+pub mod adamerging;
 pub mod atomic;
 pub mod bench;
 pub mod candidate;

@@ -220,14 +220,8 @@ impl Suite {
     /// Builds the harnesses for `split`, loading their data (and failing on bad data now,
     /// not in the middle of a search).
     pub fn resolve(&self, split: Split) -> Result<Vec<ResolvedHarness>, EvalError> {
-        let base = self.path.parent().unwrap_or(Path::new(""));
-        let spec = |data: &RawSplits, limit: &Option<usize>, seed: &Option<u64>| DataSpec {
-            path: base.join(match split {
-                Split::Search => &data.search,
-                Split::Heldout => &data.heldout,
-            }),
-            limit: *limit,
-            seed: seed.unwrap_or(0),
+        let spec = |data: &RawSplits, limit: &Option<usize>, seed: &Option<u64>| {
+            self.data_spec(data, *limit, *seed, split)
         };
         let named = |name: &Option<String>, default: &str| {
             name.clone().unwrap_or_else(|| default.to_string())
@@ -317,6 +311,46 @@ impl Suite {
             out.push(resolved);
         }
         Ok(out)
+    }
+
+    /// The data of every `entropy` harness on `split`, by harness name, exactly as the
+    /// harness reads it (path relative to the suite file, `limit` and `seed` applied by
+    /// [`DataSpec::load`]): the unlabeled prompts a gradient searcher (AdaMerging) trains on.
+    pub fn entropy_data(&self, split: Split) -> Vec<(String, DataSpec)> {
+        self.raw
+            .harnesses
+            .iter()
+            .filter_map(|h| match h {
+                RawHarness::Entropy {
+                    name,
+                    data,
+                    limit,
+                    seed,
+                } => Some((
+                    name.clone().unwrap_or_else(|| "entropy".to_string()),
+                    self.data_spec(data, *limit, *seed, split),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn data_spec(
+        &self,
+        data: &RawSplits,
+        limit: Option<usize>,
+        seed: Option<u64>,
+        split: Split,
+    ) -> DataSpec {
+        let base = self.path.parent().unwrap_or(Path::new(""));
+        DataSpec {
+            path: base.join(match split {
+                Split::Search => &data.search,
+                Split::Heldout => &data.heldout,
+            }),
+            limit,
+            seed: seed.unwrap_or(0),
+        }
     }
 
     fn error(&self, message: String) -> EvalError {

@@ -3,7 +3,8 @@
 //! ([`forward`]): our llama forward beside candle-transformers'; `bench candidates`
 //! ([`ranks`]): lazy TIES candidates with and without the ranking cache; `bench study`
 //! ([`study`]): the study driver's overhead per trial over a long study; `bench searchers`
-//! ([`searchers`]): what each searcher finds on the demo study.
+//! ([`searchers`]): what each searcher finds on the demo study; `bench adamerging`
+//! ([`adamerging`]): one AdaMerging step's cost, and the zoo table of merges.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,12 +16,14 @@ use rayon::prelude::*;
 use crate::checkpoint::{CheckpointWriter, PlannedTensor};
 use crate::merge::{self, MergeConfig, MergeOptions, Plan, METHODS};
 
+pub mod adamerging;
 pub mod forward;
 pub mod ranks;
 pub mod searchers;
 pub mod study;
 pub mod synthetic;
 
+pub use adamerging::{run_adamerging_bench, BenchAdaMergingArgs};
 pub use forward::{run_forward_bench, BenchForwardArgs};
 pub use ranks::{run_candidates_bench, BenchCandidatesArgs};
 pub use searchers::{run_searchers_bench, BenchSearchersArgs};

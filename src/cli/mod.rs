@@ -79,6 +79,9 @@ pub enum BenchCommand {
     /// Each searcher on a real (toy-zoo) study over several seeds: best weighted sum and
     /// hypervolume after a third, two thirds and all of the budget.
     Searchers(mergesearch::bench::BenchSearchersArgs),
+    /// One AdaMerging step (merge, forward, backward, peak memory) on a synthetic family;
+    /// with `--zoo`, held-out accuracy of the baselines and AdaMerging variants on the zoo.
+    Adamerging(mergesearch::bench::BenchAdaMergingArgs),
 }
 
 /// `mergesearch bench optimizers`.
@@ -154,6 +157,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Candidates(a)) => mergesearch::bench::run_candidates_bench(a),
         Command::Bench(BenchCommand::Study(a)) => mergesearch::bench::run_study_bench(a),
         Command::Bench(BenchCommand::Searchers(a)) => mergesearch::bench::run_searchers_bench(a),
+        Command::Bench(BenchCommand::Adamerging(a)) => mergesearch::bench::run_adamerging_bench(a),
         Command::Bench(BenchCommand::Optimizers(a)) => {
             run_optimizers_bench(a);
             Ok(())

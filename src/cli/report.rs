@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use mergesearch::report;
-use mergesearch::space::SearchSpace;
 use mergesearch::study::{self, Storage, TrialState};
 
 use super::search::pareto_table;
@@ -72,7 +71,7 @@ pub fn run_report(a: ReportArgs) -> Result<()> {
     }
     // The space needs the base model's config.json (paths relative to the current directory,
     // as in mergekit); without it the plots that only need the stored trials are still drawn.
-    let plots = match SearchSpace::new(cfg.merge.clone(), cfg.search.clone(), &cfg_path) {
+    let plots = match cfg.space(&cfg_path) {
         Ok(space) => report::write_plots(&a.study_dir, &trials, &objectives, &space)?,
         Err(e) => {
             let paths = report::write_space_free_plots(&a.study_dir, &trials, &objectives)?;

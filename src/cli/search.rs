@@ -98,7 +98,7 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
             eprintln!("\nstopping after the running trial(s) (Ctrl-C again to exit now)");
         });
     }
-    let budget = cfg.budget.trials.unwrap_or(0) as u64;
+    let budget = cfg.planned_trials().unwrap_or(0) as u64;
     let tty = std::io::stderr().is_terminal();
     let bar = ProgressBar::new(budget);
     if tty {
@@ -130,7 +130,11 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         trial_time: 0.0,
         n: 0,
     };
-    let summary = study.run(&stop, a.parallel as usize, &mut [&mut progress])?;
+    let summary = if study.is_gradient() {
+        study.run_gradient(&stop, &mut [&mut progress])?
+    } else {
+        study.run(&stop, a.parallel as usize, &mut [&mut progress])?
+    };
     progress.bar.finish_and_clear();
     let trials = summary.trials;
     let finished = trials.iter().filter(|t| t.state.is_finished()).count();

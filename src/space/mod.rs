@@ -93,6 +93,9 @@ impl Gene {
             .map(|m| format!("[{}]", space.model_labels[m]))
             .unwrap_or_default();
         let filter = self.filter.as_deref().unwrap_or("rest");
+        if space.per_tensor {
+            return format!("{}{model}.{filter}", self.param);
+        }
         let g = space.granularity;
         let (a, b) = (self.group * g, ((self.group + 1) * g).min(space.layers) - 1);
         let layers = if a == b {
@@ -126,12 +129,38 @@ pub struct SearchSpace {
     pub bounds: Bounds,
     /// The starting genotype.
     pub init: Vec<f64>,
+    /// One gene set per parameter tensor ([`SearchSpace::per_tensor`]): the groups are the
+    /// tensor names, without a `rest` group.
+    pub per_tensor: bool,
 }
 
 impl SearchSpace {
     /// Validates `merge` and `space` against the method registry and the base model's
     /// `config.json`. `file` names the study file in errors.
     pub fn new(merge: MergeSpec, space: SpaceSpec, file: &Path) -> Result<Self> {
+        Self::build(merge, space, file, false)
+    }
+
+    /// A space with one gene set per parameter tensor of the base model (AdaMerging's
+    /// layer-wise coefficients, one per parameter tensor): each tensor's full name is its
+    /// own filter (a substring that matches only itself), so the decoded recipe is a plain
+    /// mergekit filter list. `space.filters` must be empty and `layer_granularity` 1.
+    pub fn per_tensor(merge: MergeSpec, space: SpaceSpec, file: &Path) -> Result<Self> {
+        if !space.filters.is_empty() || space.layer_granularity != 1 {
+            return Err(Error::config(
+                file,
+                "search.filters / search.layer_granularity: one gene per tensor leaves no room for tensor or layer groups; remove them",
+            ));
+        }
+        Self::build(merge, space, file, true)
+    }
+
+    fn build(
+        merge: MergeSpec,
+        mut space: SpaceSpec,
+        file: &Path,
+        per_tensor: bool,
+    ) -> Result<Self> {
         let err = |msg: String| Error::config(file, msg);
         let method = registry::method(&merge.method).ok_or_else(|| {
             err(format!(
@@ -235,11 +264,29 @@ impl SearchSpace {
                 space.layer_granularity
             )));
         }
-        check_filters(&space.filters, &base, config_dir).map_err(err)?;
+        if per_tensor {
+            space.filters = base.tensors.keys().cloned().collect();
+            space.filters.sort();
+            space.layer_granularity = layers;
+            // First matching filter wins: each name must be matched first by itself.
+            for name in &space.filters {
+                let first = space.filters.iter().find(|f| name.contains(f.as_str()));
+                if first != Some(name) {
+                    return Err(err(format!(
+                        "{config_dir}: tensor `{name}` contains the name of tensor `{}`, so one gene per tensor cannot be written as a mergekit filter list",
+                        first.map_or("?", |f| f.as_str())
+                    )));
+                }
+            }
+        } else {
+            check_filters(&space.filters, &base, config_dir).map_err(err)?;
+        }
         let granularity = space.layer_granularity;
         let n_groups = layers.div_ceil(granularity).max(1);
         let mut groups: Vec<Option<String>> = space.filters.iter().cloned().map(Some).collect();
-        groups.push(None);
+        if !per_tensor {
+            groups.push(None);
+        }
         let mut genes = Vec::new();
         let (mut lo, mut hi, mut init) = (Vec::new(), Vec::new(), Vec::new());
         for (name, p) in &space.parameters {
@@ -283,6 +330,7 @@ impl SearchSpace {
             genes,
             bounds,
             init,
+            per_tensor,
         })
     }
 

@@ -27,11 +27,11 @@
 use std::path::{Path, PathBuf};
 
 use mergesearch_evals::Direction;
-use mergesearch_searchers::SearcherConfig;
+use mergesearch_searchers::{Granularity, SearcherConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::space::{MergeSpec, SpaceSpec};
+use crate::space::{MergeSpec, SearchSpace, SpaceSpec};
 
 /// One objective: a suite metric, its direction and its weight in the scalar view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,7 +66,7 @@ pub struct ConstraintSpec {
 }
 
 /// When a study stops.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     /// Finished trials (complete or failed), counting those of earlier runs.
@@ -97,7 +97,8 @@ pub struct StudyConfig {
     /// The optimizer (default CMA-ES).
     #[serde(default = "default_searcher")]
     pub searcher: SearcherConfig,
-    /// Stopping rule.
+    /// Stopping rule (an adamerging study stops after its `steps`; `seconds` may cut it short).
+    #[serde(default)]
     pub budget: Budget,
     /// Seed of the searcher and of random merge masks.
     #[serde(default)]
@@ -120,6 +121,51 @@ fn default_searcher() -> SearcherConfig {
 }
 
 impl StudyConfig {
+    /// The search space the study searches: `merge` and `search` as written, except for an
+    /// adamerging study with `granularity: task` (one gene per model: every layer in one
+    /// group, no filters) or `granularity: tensor` (one gene per model per parameter tensor).
+    /// `path` names the study file in errors.
+    pub fn space(&self, path: &Path) -> Result<SearchSpace> {
+        let (merge, search) = (self.merge.clone(), self.search.clone());
+        let SearcherConfig::Adamerging(ada) = &self.searcher else {
+            return SearchSpace::new(merge, search, path);
+        };
+        match ada.granularity {
+            Granularity::Layer => SearchSpace::new(merge, search, path),
+            Granularity::Tensor => SearchSpace::per_tensor(merge, search, path),
+            Granularity::Task => {
+                if !search.filters.is_empty() || search.layer_granularity != 1 {
+                    return Err(Error::config(
+                        path,
+                        "search.filters / search.layer_granularity: granularity `task` learns one coefficient per model; remove them or use granularity `layer`",
+                    ));
+                }
+                let layers = crate::checkpoint::ModelDir::open(Path::new(
+                    merge.base_model.as_ref().unwrap_or(&merge.models[0]),
+                ))?
+                .num_layers()
+                .max(1);
+                SearchSpace::new(
+                    merge,
+                    SpaceSpec {
+                        layer_granularity: layers,
+                        ..search
+                    },
+                    path,
+                )
+            }
+        }
+    }
+
+    /// The number of trials the study will hold when it ends, where the study file fixes it:
+    /// `budget.trials`, or for adamerging its logged steps and final point.
+    pub fn planned_trials(&self) -> Option<usize> {
+        match &self.searcher {
+            SearcherConfig::Adamerging(a) => Some(a.steps.div_ceil(a.log_every.max(1)) + 1),
+            _ => self.budget.trials,
+        }
+    }
+
     /// Reads and checks the file's own fields (models and metrics are checked by
     /// [`super::Study::open`]).
     pub fn load(path: &Path) -> Result<Self> {
@@ -188,7 +234,11 @@ impl StudyConfig {
                 }
             }
         }
-        if cfg.budget.trials.is_none() && cfg.budget.seconds.is_none() {
+        let gradient = matches!(cfg.searcher, SearcherConfig::Adamerging(_));
+        if gradient && cfg.budget.trials.is_some() {
+            return err("budget.trials: an adamerging study runs `searcher.steps` steps and stores every `log_every`-th as a trial; remove budget.trials (budget.seconds may cut it short)".into());
+        }
+        if !gradient && cfg.budget.trials.is_none() && cfg.budget.seconds.is_none() {
             return err("budget: give `trials`, `seconds` or both".into());
         }
         if cfg.budget.trials == Some(0) {

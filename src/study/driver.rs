@@ -10,13 +10,13 @@ use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use mergesearch_evals::ResolvedHarness;
-use mergesearch_searchers::{Outcome, Searcher};
+use mergesearch_searchers::Searcher;
 
-use super::front::{FrontChange, FrontTracker};
-use super::observer::{Observer, StopReason, TrialEvent};
+use super::ledger::Ledger;
+use super::observer::{Observer, StopReason};
 use super::storage::NewTrial;
 use super::trial::{MetricMap, Trial, TrialState};
-use super::Study;
+use super::{Study, StudySearcher};
 use crate::error::{Error, Result};
 use crate::eval::EvalTarget;
 use crate::merge::rank_cache::RankCache;
@@ -89,24 +89,14 @@ impl Study {
             columns,
             ..
         } = self;
+        let StudySearcher::Ask(searcher) = searcher else {
+            return Err(Error::study(
+                dir.as_path(),
+                "a gradient searcher (adamerging) runs with Study::run_gradient",
+            ));
+        };
         let stored = storage.trials()?;
-        let mut finished = stored.iter().filter(|t| t.state.is_finished()).count();
-        let mut tracker = FrontTracker::new(
-            objectives
-                .reference
-                .as_ref()
-                .map(|r| objectives.to_minimized(r)),
-        );
-        for t in &stored {
-            if let (Some(p), Some(s)) = (objectives.point(t), t.scalar) {
-                tracker.add(t.id, p, s);
-            }
-        }
-        let mut views = super::views::CsvViews::new(dir, columns.clone());
-        views.started(objectives, &stored, tracker.ids())?;
-        for o in observers.iter_mut() {
-            o.started(objectives, &stored, tracker.ids())?;
-        }
+        let mut ledger = Ledger::start(dir, columns.clone(), objectives, &stored, observers)?;
         let mut rerun: VecDeque<Trial> = stored
             .into_iter()
             .filter(|t| t.state == TrialState::Running)
@@ -146,7 +136,7 @@ impl Study {
                     if config
                         .budget
                         .trials
-                        .is_some_and(|n| finished + in_flight >= n)
+                        .is_some_and(|n| ledger.finished + in_flight >= n)
                     {
                         reason = Some(StopReason::Trials);
                         break;
@@ -188,72 +178,23 @@ impl Study {
                 in_flight -= 1;
                 let t0 = Instant::now();
                 t.seconds = Some(seconds);
-                let outcome = match scored.and_then(|m| objectives.evaluate(&m).map(|e| (m, e))) {
-                    Ok((metrics, e)) => {
-                        t.state = TrialState::Complete;
-                        t.metrics = Some(metrics);
-                        t.scalar = Some(e.scalar);
-                        t.feasible = Some(e.violation == 0.0);
-                        t.objectives = Some(e.values.clone());
-                        Outcome::Scored {
-                            objectives: e.values,
-                            violations: e.violations,
-                        }
-                    }
-                    Err(e) => {
-                        t.state = TrialState::Failed;
-                        t.error = Some(e.to_string());
-                        Outcome::Failed
-                    }
-                };
-                if objectives.reference.is_none() {
-                    // Derived once, from the first feasible trial, and kept (in the storage,
-                    // for --resume): a reference that moved with the trials would make the
-                    // hypervolume curve rise and fall with bad trials.
-                    if let Some(r) = objectives.derive_reference(std::slice::from_ref(&t)) {
-                        let text = serde_json::to_string(&r)
-                            .map_err(|e| Error::model("reference point", e))?;
-                        storage.set_meta("reference_point", &text)?;
-                        tracker.set_reference(objectives.to_minimized(&r));
-                        objectives.reference = Some(r);
-                    }
-                }
-                let change = match (objectives.point(&t), t.scalar) {
-                    (Some(p), Some(s)) => tracker.add(t.id, p, s),
-                    _ => FrontChange::Unchanged,
-                };
-                t.hypervolume = Some(tracker.hypervolume());
+                let outcome = Ledger::settle(objectives, &mut t, scored);
+                let change = ledger.track(objectives, storage.as_mut(), &mut t)?;
                 searcher
                     .tell(t.id, &outcome)
                     .map_err(|e| Error::model(format!("trial {}", t.id), e))?;
                 let snapshot = serde_json::to_string(&*searcher)
                     .map_err(|e| Error::model("searcher snapshot", e))?;
                 storage.finish_trial(&t, &snapshot)?;
-                finished += 1;
                 let overhead = t0.elapsed().as_secs_f64()
                     + ask_seconds.remove(&t.id).unwrap_or(0.0)
                     + std::mem::take(&mut carried);
                 let t1 = Instant::now();
-                let event = TrialEvent {
-                    trial: &t,
-                    finished,
-                    best_scalar: tracker.best_scalar(),
-                    front: tracker.ids(),
-                    front_change: change,
-                    in_flight,
-                    overhead_seconds: overhead,
-                };
-                views.finished(&event)?;
-                for o in observers.iter_mut() {
-                    o.finished(&event)?;
-                }
+                ledger.announce(&t, change, in_flight, overhead, observers)?;
                 carried = t1.elapsed().as_secs_f64();
             }
         })?;
-        views.stopped(reason)?;
-        for o in observers.iter_mut() {
-            o.stopped(reason)?;
-        }
+        ledger.stop(reason, observers)?;
         Ok(RunSummary {
             reason,
             trials: storage.trials()?,

@@ -20,6 +20,8 @@ pub mod config;
 pub mod driver;
 pub mod fingerprint;
 pub mod front;
+pub mod gradient;
+mod ledger;
 pub mod lock;
 pub mod objectives;
 pub mod observer;
@@ -33,11 +35,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mergesearch_evals::{ResolvedHarness, Suite};
-use mergesearch_searchers::AnySearcher;
 
 pub use config::StudyConfig;
 pub use driver::RunSummary;
 pub use front::{FrontChange, FrontTracker};
+pub use gradient::{GradientState, StudySearcher};
 pub use lock::StudyLock;
 pub use objectives::Objectives;
 pub use observer::{Observer, StopReason, TrialEvent};
@@ -65,7 +67,12 @@ pub struct Study {
     suite: Suite,
     harnesses: Vec<ResolvedHarness>,
     storage: Box<dyn Storage>,
-    searcher: AnySearcher,
+    searcher: StudySearcher,
+    /// The AdaMerging trainer and its settings, for a gradient study.
+    trainer: Option<(
+        crate::adamerging::Trainer,
+        mergesearch_searchers::AdaMergingConfig,
+    )>,
     ranks: Arc<RankCache>,
     columns: views::Columns,
     _lock: StudyLock,
@@ -81,6 +88,12 @@ impl std::fmt::Debug for Study {
 }
 
 impl Study {
+    /// Whether the study runs the gradient loop ([`Study::run_gradient`], AdaMerging) rather
+    /// than the ask/tell driver ([`Study::run`]).
+    pub fn is_gradient(&self) -> bool {
+        matches!(self.searcher, StudySearcher::Gradient(_))
+    }
+
     /// The stored trials, in id order.
     pub fn trials(&self) -> Result<Vec<Trial>> {
         self.storage.trials()

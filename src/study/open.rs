@@ -6,20 +6,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mergesearch_evals::{Split, Suite};
-use mergesearch_searchers::{AnySearcher, Searcher};
+use mergesearch_searchers::{Adam, SearcherConfig};
 
 use super::config::{self, StudyConfig};
 use super::fingerprint::{self, Fingerprint};
+use super::gradient::{objective_name, GradientState, StudySearcher};
 use super::lock::StudyLock;
 use super::objectives::Objectives;
 use super::storage::{SqliteStorage, Storage};
 use super::trial::TrialState;
 use super::views::{self, Columns};
 use super::Study;
+use crate::adamerging::Trainer;
 use crate::error::{Error, Result};
 use crate::merge::rank_cache::RankCache;
 use crate::merge::Plan;
-use crate::space::SearchSpace;
 
 /// The database file of a study directory.
 pub const DB_FILE: &str = "study.db";
@@ -46,23 +47,45 @@ impl Study {
     /// while the returned study lives.
     pub fn open(config_path: &Path, dir: &Path, resume: bool) -> Result<Self> {
         let config = StudyConfig::load(config_path)?;
-        let space = SearchSpace::new(config.merge.clone(), config.search.clone(), config_path)?;
+        let space = config.space(config_path)?;
         // The initial recipe must plan: this checks every model directory and that their
         // tensors match, before anything is scored.
         Plan::build(space.decode(&space.init), config_path)?;
         let suite = Suite::load(&config.evals)?;
         let harnesses = suite.resolve(Split::Search)?;
         let mut objectives = Objectives::new(&config, &harnesses, config_path)?;
-        let problem = objectives.problem(space.bounds.clone())?;
-        let fresh = mergesearch_searchers::build(
-            &config.searcher,
-            problem,
-            Some(space.init.clone()),
-            config.seed,
-            // A Latin hypercube stratifies over the whole trial budget.
-            config.budget.trials,
-        )
-        .map_err(|e| Error::config(config_path, format!("searcher: {e}")))?;
+        let (fresh, trainer) = match &config.searcher {
+            SearcherConfig::Adamerging(ada) => {
+                let searcher_err = |e: mergesearch_searchers::SearchError| {
+                    Error::config(config_path, format!("searcher: {e}"))
+                };
+                ada.check().map_err(searcher_err)?;
+                let adam = Adam::new(
+                    space.bounds.clone(),
+                    space.init.clone(),
+                    ada.adam().map_err(searcher_err)?,
+                )
+                .map_err(searcher_err)?;
+                let trainer = Trainer::new(&space, ada, &suite, config.seed, config_path)?;
+                (
+                    StudySearcher::Gradient(Box::new(GradientState::new(adam))),
+                    Some((trainer, ada.clone())),
+                )
+            }
+            other => {
+                let problem = objectives.problem(space.bounds.clone())?;
+                let built = mergesearch_searchers::build(
+                    other,
+                    problem,
+                    Some(space.init.clone()),
+                    config.seed,
+                    // A Latin hypercube stratifies over the whole trial budget.
+                    config.budget.trials,
+                )
+                .map_err(|e| Error::config(config_path, format!("searcher: {e}")))?;
+                (StudySearcher::Ask(built), None)
+            }
+        };
         let fingerprint = fingerprint::fingerprint(&config.evals, &suite)?;
         let stored_config = as_run(&config, config_path)?;
 
@@ -138,6 +161,18 @@ impl Study {
             .flat_map(|h| h.metric_names())
             .map(|(n, _)| n)
             .collect();
+        if let Some((trainer, ada)) = &trainer {
+            // The gradient loop's own metrics: the smoothed objective, the step, each task's
+            // batch loss.
+            metrics.push(format!("adamerging/{}", objective_name(ada.objective)));
+            metrics.push("adamerging/step".into());
+            metrics.extend(
+                trainer
+                    .tasks
+                    .iter()
+                    .map(|t| format!("adamerging/{}", t.name)),
+            );
+        }
         for m in config
             .objectives
             .iter()
@@ -165,6 +200,7 @@ impl Study {
             harnesses,
             storage,
             searcher,
+            trainer,
             ranks,
             columns,
             _lock: lock,
@@ -189,7 +225,7 @@ fn check_resumable(
     storage: &dyn Storage,
     stored_config: &str,
     fingerprint: &Fingerprint,
-) -> Result<AnySearcher> {
+) -> Result<StudySearcher> {
     let untouched = "nothing was changed; restore the database from a backup, or start a new study with another --out";
     if !storage.exists()? {
         return Err(Error::study(
@@ -267,7 +303,7 @@ fn check_resumable(
     let snapshot = storage
         .snapshot()?
         .ok_or_else(|| storage_error(storage, "no searcher snapshot".into()))?;
-    let searcher: AnySearcher = serde_json::from_str(&snapshot).map_err(|e| {
+    let searcher: StudySearcher = serde_json::from_str(&snapshot).map_err(|e| {
         storage_error(
             storage,
             format!("the searcher snapshot does not parse: {e}"),

@@ -32,8 +32,17 @@ impl Study {
         let heldout = self.suite.resolve(Split::Heldout)?;
         let mut trials = self.storage.trials()?;
         let front = self.objectives.front(&trials);
+        // A gradient study's result is its final point, on the front or not.
+        let mut shown = front.clone();
+        if self.is_gradient() {
+            if let Some(last) = trials.iter().rev().find(|t| t.state.is_finished()) {
+                if !shown.contains(&last.id) {
+                    shown.push(last.id);
+                }
+            }
+        }
         let mut out = Vec::new();
-        for t in trials.iter_mut().filter(|t| front.contains(&t.id)) {
+        for t in trials.iter_mut().filter(|t| shown.contains(&t.id)) {
             let label = Path::new("<candidate>").join(format!("trial {}", t.id));
             let scored = MergeConfig::from_yaml(&t.recipe, &label)
                 .and_then(|r| score(&label, &r, t.seed, &self.ranks, &heldout))

@@ -93,6 +93,119 @@ pub fn gta(
     dst: &mut [u8],
     preset: Preset,
 ) -> Result<()> {
+    let p = prepare(job, inputs, opts, preset)?;
+    let refs: Vec<&[f32]> = p.materialized.iter().map(|d| d.as_slice()).collect();
+    let ext = inputs.extended(&refs);
+    let which = p.which();
+    // One fused pass: base and every task vector chunk by chunk, straight to output bytes.
+    ext.map_chunks(&which, job.out_dtype, dst, |start, ins, out| {
+        combine_chunk(&p.combine(), start, ins[0], &ins[1..], out)
+    });
+    Ok(())
+}
+
+/// The kernel's vector–Jacobian product with respect to the weights: for every non-base
+/// input `k` (in [`TensorJob::others`] order), `Σ_i g_i ∂out_i/∂w_k` for the upstream
+/// gradient `g` of the output. Sparsification masks do not depend on the weights, so they
+/// are held fixed; so are the TIES agreement masks, which change only where a weighted sum
+/// crosses zero (the derivative exists almost everywhere, as in AdaMerging++). At `w_k = 0`
+/// the right derivative is taken (agreement of the unweighted entry), so a coefficient
+/// clamped at 0 can leave it again.
+///
+/// Per element, with `u_k` the sparsified, rescaled task vector, `m_k` the agreement mask
+/// (1 without consensus), `N = Σ m_k w_k u_k`, `D` the divisor (`Σ m_k w_k` per element
+/// with consensus, `Σ w_k` per tensor without; a replaced divisor counts as a constant):
+/// `∂out/∂w_k = λ m_k u_k` without `normalize`, `λ m_k (u_k − N/D) / D` with it.
+pub fn gta_vjp(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    opts: &MergeOptions,
+    preset: Preset,
+    grad: &[f32],
+) -> Result<Vec<f64>> {
+    let p = prepare(job, inputs, opts, preset)?;
+    let refs: Vec<&[f32]> = p.materialized.iter().map(|d| d.as_slice()).collect();
+    let ext = inputs.extended(&refs);
+    let which = p.which();
+    let m = p.terms.len();
+    let c = p.combine();
+    Ok(ext.fold_chunks(
+        &which,
+        || vec![0f64; m],
+        |mut acc, start, ins| {
+            vjp_chunk(
+                &c,
+                start,
+                ins[0],
+                &ins[1..],
+                &grad[start..start + ins[0].len()],
+                &mut acc,
+            );
+            acc
+        },
+        |mut a, b| {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+            a
+        },
+    ))
+}
+
+/// The kernel for the generalized task-arithmetic presets, by method name (`None` for the
+/// methods that are not presets of it).
+pub fn preset_of(method: &str) -> Option<Preset> {
+    let (sparsify, consensus) = match method {
+        "task_arithmetic" => (None, false),
+        "ties" => (Some(Sparsify::Magnitude), true),
+        "dare_ties" => (Some(Sparsify::Random), true),
+        "dare_linear" => (Some(Sparsify::Random), false),
+        "breadcrumbs" => (Some(Sparsify::MagnitudeOutliers), false),
+        "breadcrumbs_ties" => (Some(Sparsify::MagnitudeOutliers), true),
+        "della" => (Some(Sparsify::DellaMagprune), true),
+        "della_linear" => (Some(Sparsify::DellaMagprune), false),
+        _ => return None,
+    };
+    Some(Preset {
+        sparsify,
+        consensus,
+    })
+}
+
+/// Everything the final pass (and its derivative) needs: the terms, the inputs DELLA
+/// materialized, and the global settings.
+struct Prepared {
+    base: usize,
+    terms: Vec<Term>,
+    materialized: Vec<Vec<f32>>,
+    consensus: bool,
+    normalize: bool,
+    lambda: f32,
+}
+
+impl Prepared {
+    /// Inputs of the final pass: the base, then each term's input.
+    fn which(&self) -> Vec<usize> {
+        let mut which = vec![self.base];
+        which.extend(self.terms.iter().map(|t| t.input));
+        which
+    }
+
+    fn combine(&self) -> Combine<'_> {
+        Combine {
+            terms: &self.terms,
+            consensus: self.consensus,
+            normalize: self.normalize,
+            lambda: self.lambda,
+        }
+    }
+}
+
+/// Resolves the weights, sparsifies every task vector and sets up the terms.
+fn prepare(
+    job: &TensorJob,
+    inputs: &TensorInputs,
+    opts: &MergeOptions,
+    preset: Preset,
+) -> Result<Prepared> {
     let base = base_of(job)?;
     let others = job.others();
     let rescale = global_flag(job, "rescale")?;
@@ -170,21 +283,74 @@ pub fn gta(
             keep: term.keep,
         });
     }
-    let combine = Combine {
-        terms: &terms,
+    Ok(Prepared {
+        base,
+        terms,
+        materialized,
         consensus: preset.consensus,
         normalize: global_flag(job, "normalize")?,
         lambda: global(job, "lambda")? as f32,
-    };
-    let refs: Vec<&[f32]> = materialized.iter().map(|d| d.as_slice()).collect();
-    let ext = inputs.extended(&refs);
-    let mut which = vec![base];
-    which.extend(terms.iter().map(|t| t.input));
-    // One fused pass: base and every task vector chunk by chunk, straight to output bytes.
-    ext.map_chunks(&which, job.out_dtype, dst, |start, ins, out| {
-        combine_chunk(&combine, start, ins[0], &ins[1..], out)
-    });
-    Ok(())
+    })
+}
+
+/// Accumulates `Σ_i g_i ∂out_i/∂w_k` of elements `start..start + base.len()` into `acc[k]`
+/// (see [`gta_vjp`]).
+fn vjp_chunk(c: &Combine, start: usize, base: &[f32], xs: &[&[f32]], g: &[f32], acc: &mut [f64]) {
+    let m = c.terms.len();
+    let n = base.len();
+    let wsum: f32 = c.terms.iter().map(|t| t.weight).sum();
+    let lin_div = if wsum.abs() < 1e-8 { None } else { Some(wsum) };
+    let mut us = vec![0f32; m * n];
+    let mut draws = vec![0f64; n];
+    for (k, t) in c.terms.iter().enumerate() {
+        let u = &mut us[k * n..(k + 1) * n];
+        if t.absolute {
+            u.iter_mut()
+                .zip(xs[k])
+                .zip(base)
+                .for_each(|((u, x), b)| *u = x - b);
+        } else {
+            u.copy_from_slice(xs[k]);
+        }
+        apply_keep(&t.keep, start, u, t.scale, &mut draws);
+    }
+    let lambda = c.lambda as f64;
+    let mut mask = vec![0f32; m];
+    for i in 0..n {
+        let (mut num, mut den) = (0f64, 0f64);
+        if c.consensus {
+            // The elected sign as the kernel computes it, from the weighted entries.
+            let s: f32 = (0..m).map(|k| c.terms[k].weight * us[k * n + i]).sum();
+            let elected = if s >= 0.0 { 1.0 } else { -1.0 };
+            for (k, t) in c.terms.iter().enumerate() {
+                let v = t.weight * us[k * n + i];
+                // sign(v) == elected, with w = 0 read as 0+ (the right derivative).
+                let sign_w = if t.weight < 0.0 { -1.0 } else { 1.0 };
+                mask[k] = (us[k * n + i] * sign_w * elected > 0.0) as u32 as f32;
+                num += (mask[k] * v) as f64;
+                den += (mask[k] * t.weight) as f64;
+            }
+        } else {
+            mask.fill(1.0);
+            for (k, t) in c.terms.iter().enumerate() {
+                num += (t.weight * us[k * n + i]) as f64;
+            }
+            den = lin_div.map_or(0.0, f64::from);
+        }
+        let gi = g[i] as f64 * lambda;
+        for k in 0..m {
+            if mask[k] == 0.0 {
+                continue;
+            }
+            let u = us[k * n + i] as f64;
+            let d = if c.normalize && den != 0.0 {
+                (u - num / den) / den
+            } else {
+                u
+            };
+            acc[k] += gi * d;
+        }
+    }
 }
 
 /// One model's contribution.
