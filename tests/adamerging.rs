@@ -340,32 +340,22 @@ seed: 3
 /// run: the same coefficients at every logged step, the same metrics, ids 1..=n.
 #[test]
 fn killed_adamerging_study_resumes_exactly() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
     let ws = common::study::workspace();
     let cwd = ws.path();
     // 40 steps, a trial every 5: steps 0, 5, ..., 35 and the final point = 9 trials.
     std::fs::write(cwd.join("a.yaml"), small_study("a", 40, 5)).unwrap();
     std::fs::write(cwd.join("b.yaml"), small_study("b", 40, 5)).unwrap();
     run_ok(cwd, &["search", "b.yaml"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mergesearch"))
-        .current_dir(cwd)
-        .args(["search", "a.yaml"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while read_rows(&cwd.join("results/a")) < 3 {
-        assert!(t0.elapsed() < Duration::from_secs(120), "never got going");
-        std::thread::sleep(Duration::from_millis(10));
-    }
     // Somewhere between logged steps (or inside one): the snapshot is the last trial's.
-    std::thread::sleep(Duration::from_millis(150));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    common::study::search_killed_after(
+        cwd,
+        "a.yaml",
+        &cwd.join("results/a"),
+        3,
+        std::time::Duration::from_millis(150),
+    );
     assert!(
-        read_rows(&cwd.join("results/a")) < 9,
+        common::study::trial_rows(&cwd.join("results/a")) < 9,
         "killed before the end"
     );
     run_ok(cwd, &["search", "a.yaml", "--resume"]);
@@ -393,8 +383,43 @@ fn killed_adamerging_study_resumes_exactly() {
     );
 }
 
-fn read_rows(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("trials.csv"))
-        .map(|t| t.lines().count().saturating_sub(1))
-        .unwrap_or(0)
+/// What adamerging cannot learn is refused before anything runs, naming the key.
+#[test]
+fn bad_adamerging_studies_are_refused_with_the_key() {
+    let ws = common::study::workspace();
+    let cwd = ws.path();
+    let base = small_study("bad", 4, 2);
+    let cases = [
+        (
+            base.replace("method: task_arithmetic", "method: linear"),
+            "merge.method",
+        ),
+        (
+            base.replace(
+                "weight: {bounds: [0.0, 1.0], init: 0.3}",
+                "weight: {bounds: [0.0, 1.0], init: 0.3}\n    density: {bounds: [0.1, 1.0]}",
+            )
+            .replace("method: task_arithmetic", "method: ties"),
+            "search.parameters.density",
+        ),
+        (
+            base.replace("batch_size: 8", "batch_size: 8, tasks: {nope: 1}"),
+            "searcher.tasks",
+        ),
+        (base.clone() + "budget: {trials: 5}\n", "budget.trials"),
+        (
+            base.replace("steps: 4", "steps: 4, granularity: task"),
+            "granularity `task`",
+        ),
+        (base.replace("lr: 0.01", "lr: -1"), "lr"),
+    ];
+    for (i, (yaml, key)) in cases.iter().enumerate() {
+        let file = format!("bad{i}.yaml");
+        std::fs::write(cwd.join(&file), yaml).unwrap();
+        let o = common::mergesearch(cwd, &["search", &file]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "case {i} was accepted");
+        assert!(err.contains(key), "case {i}: `{key}` not named in: {err}");
+        assert!(!cwd.join("results/bad").exists(), "case {i} wrote a study");
+    }
 }

@@ -92,29 +92,13 @@ fn killed_study_resumes(searcher: &str, kill_after: usize) {
     std::fs::write(cwd.join("b.yaml"), study_yaml("b", searcher, 24)).unwrap();
     run_ok(cwd, &["search", "b.yaml"]);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mergesearch"))
-        .current_dir(cwd)
-        .args(["search", "a.yaml"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    loop {
-        let n = std::fs::read_to_string(cwd.join("results/a/trials.csv"))
-            .map(|t| t.lines().count().saturating_sub(1))
-            .unwrap_or(0);
-        if n >= kill_after {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "the study never got going"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL: no chance to clean up
-    child.wait().unwrap();
+    common::study::search_killed_after(
+        cwd,
+        "a.yaml",
+        &cwd.join("results/a"),
+        kill_after,
+        Duration::ZERO,
+    );
     assert!(
         read_trials(&cwd.join("results/a")).len() < 24,
         "{searcher}: killed before the end"

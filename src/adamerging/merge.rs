@@ -36,6 +36,20 @@ use crate::merge::{MergeOptions, Plan};
 use crate::models::{ForwardMode, LlamaConfig, Model};
 use crate::space::SearchSpace;
 
+/// The kernel preset of `method` if adamerging can learn its weights (a task-vector merge:
+/// task_arithmetic, ties, dare, breadcrumbs, della — differentiable in the weights almost
+/// everywhere), else an error naming `merge.method` in `file`.
+pub fn learnable_method(method: &str, file: &Path) -> Result<Preset> {
+    preset_of(method).ok_or_else(|| {
+        Error::config(
+            file,
+            format!(
+                "merge.method: adamerging learns the weights of task-vector merges (task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della, della_linear), not `{method}`"
+            ),
+        )
+    })
+}
+
 /// A study's merge with differentiable coefficients: the plan, and for each tensor and
 /// input the gene that sets its weight.
 pub struct DiffMerge {
@@ -67,12 +81,7 @@ impl DiffMerge {
     /// and `weight` the only searched parameter.
     pub fn new(space: &SearchSpace, seed: u64, file: &Path) -> Result<Self> {
         let err = |m: String| Error::config(file, m);
-        let method = &space.merge.method;
-        let preset = preset_of(method).ok_or_else(|| {
-            err(format!(
-                "merge.method: adamerging learns the weights of task-vector merges (task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della, della_linear), not `{method}`"
-            ))
-        })?;
+        let preset = learnable_method(&space.merge.method, file)?;
         if let Some(g) = space.genes.iter().find(|g| g.param != "weight") {
             return Err(err(format!(
                 "search.parameters.{}: adamerging learns only `weight` by gradient; fix `{}` under merge.parameters",
@@ -199,15 +208,7 @@ impl SimpleBackend for Backend {
         _dtype: DType,
         _dev: &Device,
     ) -> candle_core::Result<Tensor> {
-        let t = self.tensor(name)?;
-        if t.shape() != &s {
-            return Err(candle_core::Error::UnexpectedShape {
-                msg: format!("shape mismatch for merged tensor {name}"),
-                expected: s,
-                got: t.shape().clone(),
-            });
-        }
-        Ok(t)
+        crate::candidate::expect_shape(name, self.tensor(name)?, s)
     }
 
     fn get_unchecked(

@@ -136,6 +136,18 @@ impl LazyCandidate {
     }
 }
 
+/// `t` if it has the shape `s` the model asked for `name`, else candle's shape error.
+pub(crate) fn expect_shape(name: &str, t: Tensor, s: Shape) -> candle_core::Result<Tensor> {
+    if t.shape() != &s {
+        return Err(candle_core::Error::UnexpectedShape {
+            msg: format!("shape mismatch for merged tensor {name}"),
+            expected: s,
+            got: t.shape().clone(),
+        });
+    }
+    Ok(t)
+}
+
 /// The backend handed to candle: shares the candidate so callers may keep a handle.
 struct Shared(Arc<LazyCandidate>);
 
@@ -148,15 +160,7 @@ impl SimpleBackend for Shared {
         dtype: DType,
         dev: &Device,
     ) -> candle_core::Result<Tensor> {
-        let t = self.0.get_tensor(name, dtype, dev)?;
-        if t.shape() != &s {
-            return Err(candle_core::Error::UnexpectedShape {
-                msg: format!("shape mismatch for merged tensor {name}"),
-                expected: s,
-                got: t.shape().clone(),
-            });
-        }
-        Ok(t)
+        expect_shape(name, self.0.get_tensor(name, dtype, dev)?, s)
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {

@@ -59,6 +59,17 @@ impl Observer for Progress {
                 .join(" "),
             _ => format!("failed: {}", t.error.as_deref().unwrap_or("?")),
         };
+        // A gradient study's trials are its logged steps: show the step and the loss.
+        let what = match t.metrics.as_ref().and_then(|m| {
+            let step = m.get("adamerging/step")?.as_f64()?;
+            let (k, v) = m
+                .iter()
+                .find(|(k, _)| *k == "adamerging/entropy" || *k == "adamerging/cross_entropy")?;
+            Some(format!("step {step:.0} {k}={:.4} ", v.as_f64()?))
+        }) {
+            Some(step) => step + &what,
+            None => what,
+        };
         let best = e
             .best_scalar
             .map_or_else(|| "–".to_string(), |b| format!("{b:.4}"));
@@ -130,6 +141,12 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         trial_time: 0.0,
         n: 0,
     };
+    if study.is_gradient() && a.parallel > 1 {
+        eprintln!(
+            "note: adamerging takes one gradient step at a time; --parallel {} does not apply",
+            a.parallel
+        );
+    }
     let summary = if study.is_gradient() {
         study.run_gradient(&stop, &mut [&mut progress])?
     } else {

@@ -5,6 +5,8 @@
 //! plots/objectives.svg    first two objectives (metric units): feasible, infeasible, Pareto front
 //! plots/convergence.svg   best scalar so far and hypervolume over trial id
 //! plots/coefficients.svg  per-layer searched coefficients of up to three front trials
+//! plots/training.svg      gradient (AdaMerging) studies: the smoothed objective and the
+//!                         search-split metrics over the optimizer step
 //! ```
 //!
 //! Only plotters' SVG backend is used: text is written as `<text>` elements and laid out with
@@ -13,6 +15,7 @@
 mod coefficients;
 mod convergence;
 mod scatter;
+mod training;
 
 use std::path::{Path, PathBuf};
 
@@ -41,17 +44,23 @@ pub fn write_plots(
     Ok(paths)
 }
 
-/// Writes the plots that need no search space (objectives and convergence): what a study
-/// whose models are gone can still show.
+/// Writes the plots that need no search space (objectives and convergence, and for a
+/// gradient study the training curve): what a study whose models are gone can still show.
 pub fn write_space_free_plots(
     study_dir: &Path,
     trials: &[Trial],
     objectives: &Objectives,
 ) -> Result<Vec<PathBuf>> {
-    Ok(vec![
+    let mut paths = vec![
         write_objectives(study_dir, trials, objectives)?,
         write_convergence(study_dir, trials, objectives)?,
-    ])
+    ];
+    if training::objective_metric(trials).is_some() {
+        paths.push(write_svg(study_dir, "training.svg", (900, 700), |root| {
+            training::draw(root, trials, objectives)
+        })?);
+    }
+    Ok(paths)
 }
 
 /// Writes `plots/objectives.svg`.

@@ -130,6 +130,7 @@ impl StudyConfig {
         let SearcherConfig::Adamerging(ada) = &self.searcher else {
             return SearchSpace::new(merge, search, path);
         };
+        crate::adamerging::merge::learnable_method(&merge.method, path)?;
         match ada.granularity {
             Granularity::Layer => SearchSpace::new(merge, search, path),
             Granularity::Tensor => SearchSpace::per_tensor(merge, search, path),

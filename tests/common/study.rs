@@ -61,3 +61,41 @@ pub fn run_ok(cwd: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Rows of `dir/trials.csv` (finished trials), 0 before it exists.
+pub fn trial_rows(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("trials.csv"))
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+/// Starts `mergesearch search FILE` in `cwd`, waits until `dir/trials.csv` lists `rows`
+/// trials (at most two minutes), waits `extra` more, and SIGKILLs it: no chance to clean up.
+pub fn search_killed_after(
+    cwd: &Path,
+    file: &str,
+    dir: &Path,
+    rows: usize,
+    extra: std::time::Duration,
+) {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mergesearch"))
+        .current_dir(cwd)
+        .args(["search", file])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while trial_rows(dir) < rows {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the study never got going"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(extra);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
