@@ -263,6 +263,7 @@ fn zoo_table(zoo: &Path) -> Result<()> {
         let acc = accuracy(merge_target(&yaml, name)?, suite)?;
         row(name, &acc, "");
     }
+    zoo_step(Path::new("configs/adamerging.yaml"))?;
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     for (name, file) in [
         ("AdaMerging task-wise", "configs/adamerging-task.yaml"),
@@ -296,5 +297,33 @@ fn zoo_table(zoo: &Path) -> Result<()> {
             &format!("{steps:.0} · {wall:.0} s · {peak:.0} MiB"),
         );
     }
+    Ok(())
+}
+
+/// Seconds per AdaMerging step (mean of 10, after one warm-up) of the study file `file`, and
+/// the peak RSS over them: the gradient alone, without the trials' scoring.
+fn zoo_step(file: &Path) -> Result<()> {
+    let cfg = crate::study::StudyConfig::load(file)?;
+    let mergesearch_searchers::SearcherConfig::Adamerging(ada) = &cfg.searcher else {
+        anyhow::bail!("{}: not an adamerging study", file.display());
+    };
+    let space = cfg.space(file)?;
+    let suite = mergesearch_evals::Suite::load(&cfg.evals)?;
+    let trainer = Trainer::new(&space, ada, &suite, cfg.seed, file)?;
+    let _ = trainer.step(&space.init, 0)?;
+    reset_peak();
+    let t0 = Instant::now();
+    for s in 1..=10 {
+        trainer.step(&space.init, s)?;
+    }
+    println!(
+        "\none step of {} ({} genes, {} tasks × {} records): {:.3} s, peak RSS {:.0} MiB",
+        file.display(),
+        space.dim(),
+        trainer.tasks.len(),
+        trainer.batch_size,
+        t0.elapsed().as_secs_f64() / 10.0,
+        peak_mib().unwrap_or(f64::NAN)
+    );
     Ok(())
 }
