@@ -188,6 +188,10 @@ fn adamerging_configs_run_and_the_entropy_falls() {
         "entropy did not fall: {entropy:?}"
     );
     assert!(mean(&entropy[6..]) < mean(&entropy[..5]), "{entropy:?}");
+    // `report` draws the training curve of a gradient study.
+    run_ok(&cwd, &["report", "results/adamerging"]);
+    let svg = std::fs::read_to_string(cwd.join("results/adamerging/plots/training.svg")).unwrap();
+    assert!(svg.contains("adamerging/entropy") && svg.contains("add/accuracy"));
     for name in ["adamerging-task", "adamerging-plus", "adamerging-ce"] {
         let t = run_config(&cwd, name, Some((20, 10)));
         assert_eq!(t.len(), 3, "{name}");
