@@ -166,7 +166,7 @@ fn plots_from_stored_trials() {
     assert_eq!(trials.len(), TRIALS.len());
     assert_eq!(objectives.front(&trials), FRONT);
 
-    let paths = write_plots(&dir, &trials, &objectives, &space).unwrap();
+    let paths = write_plots(&dir, &trials, &objectives, &[], &space).unwrap();
     let names: Vec<String> = paths
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

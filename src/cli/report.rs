@@ -58,6 +58,17 @@ pub fn run_report(a: ReportArgs) -> Result<()> {
         objectives.hypervolume(&trials)
     );
     print!("{}", pareto_table(&names, &rows));
+    let baselines = study::baselines::stored(&storage, &study::baselines::names(&cfg))?;
+    print!("{}", study::baselines::table_rows(&objectives, &baselines));
+    let front: Vec<(u64, Vec<f64>)> = rows.iter().map(|r| (r.id, r.heldout.clone())).collect();
+    print!(
+        "{}",
+        study::baselines::dominance_summary(&objectives, &baselines, &front)
+    );
+    let markers: Vec<report::Marker> = baselines
+        .iter()
+        .filter_map(|b| Some((b.name.clone(), objectives.baseline_values(b).0?)))
+        .collect();
     let writable = std::fs::metadata(&a.study_dir)
         .map(|m| !m.permissions().readonly())
         .unwrap_or(false)
@@ -72,9 +83,10 @@ pub fn run_report(a: ReportArgs) -> Result<()> {
     // The space needs the base model's config.json (paths relative to the current directory,
     // as in mergekit); without it the plots that only need the stored trials are still drawn.
     let plots = match cfg.space(&cfg_path) {
-        Ok(space) => report::write_plots(&a.study_dir, &trials, &objectives, &space)?,
+        Ok(space) => report::write_plots(&a.study_dir, &trials, &objectives, &markers, &space)?,
         Err(e) => {
-            let paths = report::write_space_free_plots(&a.study_dir, &trials, &objectives)?;
+            let paths =
+                report::write_space_free_plots(&a.study_dir, &trials, &objectives, &markers)?;
             println!("no coefficients plot: the search space cannot be rebuilt ({e})");
             paths
         }

@@ -132,6 +132,31 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         serde_json::to_string(&cfg.searcher).unwrap_or_default(),
         a.parallel
     );
+    let names = study.objectives.names();
+    if cfg.baselines.is_none() && !study.baseline_names().is_empty() {
+        eprintln!(
+            "baseline: task arithmetic λ = 0.3 over the study's models (the default; `baselines: []` turns it off)"
+        );
+    }
+    let baselines = study.score_baselines(|b, stored| {
+        let values = names
+            .iter()
+            .map(|n| {
+                let v = b
+                    .search
+                    .as_ref()
+                    .and_then(|m| m.get(n))
+                    .and_then(|v| v.as_f64());
+                format!("{n}={}", v.map_or("–".into(), |v| format!("{v:.4}")))
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let how = if stored { "stored" } else { "scored" };
+        match &b.error {
+            Some(e) => eprintln!("baseline {}: failed ({how}): {e}", b.name),
+            None => eprintln!("baseline {}: {values} ({how})", b.name),
+        }
+    })?;
     let mut progress = Progress {
         bar,
         tty,
@@ -197,6 +222,18 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         dir.display()
     );
     print!("{}", pareto_table(&study.objectives.names(), &validated));
+    print!(
+        "{}",
+        study::baselines::table_rows(&study.objectives, &baselines)
+    );
+    let front: Vec<(u64, Vec<f64>)> = validated
+        .iter()
+        .map(|v| (v.id, v.heldout.clone()))
+        .collect();
+    print!(
+        "{}",
+        study::baselines::dominance_summary(&study.objectives, &baselines, &front)
+    );
     Ok(())
 }
 

@@ -37,9 +37,10 @@ pub fn write_plots(
     study_dir: &Path,
     trials: &[Trial],
     objectives: &Objectives,
+    baselines: &[Marker],
     space: &SearchSpace,
 ) -> Result<Vec<PathBuf>> {
-    let mut paths = write_space_free_plots(study_dir, trials, objectives)?;
+    let mut paths = write_space_free_plots(study_dir, trials, objectives, baselines)?;
     paths.push(write_coefficients(study_dir, trials, objectives, space)?);
     Ok(paths)
 }
@@ -50,9 +51,10 @@ pub fn write_space_free_plots(
     study_dir: &Path,
     trials: &[Trial],
     objectives: &Objectives,
+    baselines: &[Marker],
 ) -> Result<Vec<PathBuf>> {
     let mut paths = vec![
-        write_objectives(study_dir, trials, objectives)?,
+        write_objectives(study_dir, trials, objectives, baselines)?,
         write_convergence(study_dir, trials, objectives)?,
     ];
     if training::objective_metric(trials).is_some() {
@@ -63,14 +65,19 @@ pub fn write_space_free_plots(
     Ok(paths)
 }
 
-/// Writes `plots/objectives.svg`.
+/// A reference point drawn in the objectives plot: a baseline's name and its objective
+/// values on the search split (metric units).
+pub type Marker = (String, Vec<f64>);
+
+/// Writes `plots/objectives.svg`, with `baselines` as labelled reference markers.
 pub fn write_objectives(
     study_dir: &Path,
     trials: &[Trial],
     objectives: &Objectives,
+    baselines: &[Marker],
 ) -> Result<PathBuf> {
     write_svg(study_dir, "objectives.svg", (900, 650), |root| {
-        scatter::draw(root, trials, objectives)
+        scatter::draw(root, trials, objectives, baselines)
     })
 }
 
@@ -175,6 +182,8 @@ mod colours {
     pub const FRONT: RGBColor = RGBColor(0xd6, 0x27, 0x28);
     /// Infeasible (a constraint fails).
     pub const INFEASIBLE: RGBColor = RGBColor(0x7f, 0x7f, 0x7f);
+    /// A baseline recipe (reference marker).
+    pub const BASELINE: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
     /// Series colours (matplotlib's tab10).
     pub const SERIES: [RGBColor; 10] = [
         RGBColor(0x1f, 0x77, 0xb4),

@@ -3,8 +3,8 @@
 //! one objective is drawn as objective value over trial id instead.
 //!
 //! Markers: feasible trials are filled circles (larger and red on the front), infeasible
-//! trials grey crosses; legend swatches are squares, so `<circle>` elements are exactly the
-//! feasible trials.
+//! trials grey crosses, baselines labelled green triangles; legend swatches are squares, so
+//! `<circle>` elements are exactly the feasible trials.
 
 use plotters::prelude::*;
 
@@ -16,7 +16,12 @@ const R: i32 = 4;
 /// Radius of a front marker.
 const R_FRONT: i32 = 6;
 
-pub(super) fn draw(root: &Area<'_>, trials: &[Trial], objectives: &Objectives) -> Drawn {
+pub(super) fn draw(
+    root: &Area<'_>,
+    trials: &[Trial],
+    objectives: &Objectives,
+    baselines: &[super::Marker],
+) -> Drawn {
     let (feasible, infeasible) = scored(trials);
     let front = objectives.front(trials);
     let two = objectives.objectives.len() >= 2;
@@ -31,6 +36,12 @@ pub(super) fn draw(root: &Area<'_>, trials: &[Trial], objectives: &Objectives) -
         }
     };
     let all: Vec<(f64, f64)> = feasible.iter().chain(&infeasible).map(|t| xy(t)).collect();
+    // Baselines in the two-objective view: labelled triangles.
+    let marks: Vec<(&str, (f64, f64))> = baselines
+        .iter()
+        .filter(|(_, v)| two && v.len() >= 2)
+        .map(|(n, v)| (n.as_str(), (v[0], v[1])))
+        .collect();
     let (x_desc, y_desc) = if two {
         (axis_label(objectives, 0), axis_label(objectives, 1))
     } else {
@@ -49,8 +60,8 @@ pub(super) fn draw(root: &Area<'_>, trials: &[Trial], objectives: &Objectives) -
         .x_label_area_size(45)
         .y_label_area_size(70)
         .build_cartesian_2d(
-            padded(all.iter().map(|p| p.0)),
-            padded(all.iter().map(|p| p.1)),
+            padded(all.iter().chain(marks.iter().map(|m| &m.1)).map(|p| p.0)),
+            padded(all.iter().chain(marks.iter().map(|m| &m.1)).map(|p| p.1)),
         )?;
     chart
         .configure_mesh()
@@ -95,6 +106,21 @@ pub(super) fn draw(root: &Area<'_>, trials: &[Trial], objectives: &Objectives) -
         )?
         .label(front_label)
         .legend(swatch(colours::FRONT));
+    if !marks.is_empty() {
+        chart
+            .draw_series(
+                marks
+                    .iter()
+                    .map(|(_, p)| TriangleMarker::new(*p, 8, colours::BASELINE.filled())),
+            )?
+            .label("baseline")
+            .legend(swatch(colours::BASELINE));
+        chart.draw_series(
+            marks
+                .iter()
+                .map(|(n, p)| Text::new(n.to_string(), *p, ("sans-serif", 12))),
+        )?;
+    }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerLeft)

@@ -106,6 +106,10 @@ pub struct StudyConfig {
     /// Hypervolume reference point in objective units (default: derived from the trials).
     #[serde(default)]
     pub reference_point: Option<Vec<f64>>,
+    /// Hand-written recipes scored beside the search ([`super::baselines`]); `None`: task
+    /// arithmetic λ = 0.3 when the merge has a base model; `[]`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baselines: Option<Vec<super::baselines::BaselineSpec>>,
     /// Memory for the task-vector ranking cache shared by candidates, in MB (default 1024).
     #[serde(default)]
     pub rank_cache_mb: Option<usize>,

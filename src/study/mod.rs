@@ -16,6 +16,7 @@
 //! plots/        SVG plots written by `mergesearch report`
 //! ```
 
+pub mod baselines;
 pub mod config;
 pub mod driver;
 pub mod fingerprint;
@@ -73,6 +74,8 @@ pub struct Study {
         crate::adamerging::Trainer,
         mergesearch_searchers::AdaMergingConfig,
     )>,
+    /// The study's baselines, validated.
+    baselines: Vec<baselines::BaselinePlan>,
     ranks: Arc<RankCache>,
     columns: views::Columns,
     _lock: StudyLock,
@@ -92,6 +95,11 @@ impl Study {
     /// than the ask/tell driver ([`Study::run`]).
     pub fn is_gradient(&self) -> bool {
         matches!(self.searcher, StudySearcher::Gradient(_))
+    }
+
+    /// The names of the study's baselines, in the study file's order.
+    pub fn baseline_names(&self) -> Vec<String> {
+        self.baselines.iter().map(|b| b.name.clone()).collect()
     }
 
     /// The stored trials, in id order.

@@ -51,6 +51,8 @@ impl Study {
         // The initial recipe must plan: this checks every model directory and that their
         // tensors match, before anything is scored.
         Plan::build(space.decode(&space.init), config_path)?;
+        let baselines =
+            super::baselines::resolve(config.baselines.as_deref(), &config.merge, config_path)?;
         let suite = Suite::load(&config.evals)?;
         let harnesses = suite.resolve(Split::Search)?;
         let mut objectives = Objectives::new(&config, &harnesses, config_path)?;
@@ -187,6 +189,8 @@ impl Study {
             objectives: objectives.names(),
             metrics,
             genes: space.labels(),
+            senses: objectives.to_minimized(&vec![1.0; objectives.objectives.len()]),
+            baselines: Vec::new(),
         };
         let ranks = Arc::new(RankCache::new(
             config.rank_cache_mb.unwrap_or(1024).saturating_mul(1 << 20),
@@ -201,6 +205,7 @@ impl Study {
             storage,
             searcher,
             trainer,
+            baselines,
             ranks,
             columns,
             _lock: lock,

@@ -45,6 +45,21 @@ pub struct Columns {
     pub metrics: Vec<String>,
     /// Gene labels.
     pub genes: Vec<String>,
+    /// Per objective: 1 if minimized, −1 if maximized (minimized coordinate = sense × value).
+    pub senses: Vec<f64>,
+    /// The study's scored baselines, for `pareto.csv`'s `dominates` columns.
+    pub baselines: Vec<BaselinePoint>,
+}
+
+/// A baseline's objective vectors in minimized coordinates, where it could be scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselinePoint {
+    /// Its name.
+    pub name: String,
+    /// On the search split.
+    pub search: Option<Vec<f64>>,
+    /// On the held-out split.
+    pub heldout: Option<Vec<f64>>,
 }
 
 impl Columns {
@@ -113,7 +128,27 @@ impl Columns {
         h.extend(self.objectives.iter().map(|o| format!("search:{o}")));
         h.extend(self.objectives.iter().map(|o| format!("heldout:{o}")));
         h.extend(self.genes.iter().map(|g| format!("gene:{g}")));
+        h.push("dominates".into());
+        h.push("dominates_heldout".into());
         h
+    }
+
+    /// The baselines `values` (objective units, `None` where missing) dominates, `;`-joined.
+    fn dominated(&self, values: Option<Vec<f64>>, heldout: bool) -> String {
+        let Some(v) = values else {
+            return String::new();
+        };
+        let p: Vec<f64> = v.iter().zip(&self.senses).map(|(x, s)| x * s).collect();
+        self.baselines
+            .iter()
+            .filter(|b| {
+                let q = if heldout { &b.heldout } else { &b.search };
+                q.as_ref()
+                    .is_some_and(|q| super::baselines::dominates(&p, q))
+            })
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>()
+            .join(";")
     }
 
     fn pareto_row(&self, t: &Trial) -> Vec<String> {
@@ -131,6 +166,14 @@ impl Columns {
         for i in 0..self.genes.len() {
             r.push(fmt(t.genotype.get(i).copied()));
         }
+        r.push(self.dominated(t.objectives.clone(), false));
+        let held: Option<Vec<f64>> = t.heldout.as_ref().and_then(|h| {
+            self.objectives
+                .iter()
+                .map(|o| h.get(o).and_then(|v| v.as_f64()))
+                .collect()
+        });
+        r.push(self.dominated(held, true));
         r
     }
 }
@@ -279,6 +322,8 @@ mod tests {
             objectives: objectives.names(),
             metrics: objectives.names(),
             genes: vec!["g".into()],
+            senses: vec![-1.0, -1.0],
+            baselines: Vec::new(),
         };
         let tmp = tempfile::tempdir().unwrap();
         let (live, scratch) = (tmp.path().join("live"), tmp.path().join("scratch"));
