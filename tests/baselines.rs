@@ -209,3 +209,80 @@ fn bad_baselines_are_refused_naming_the_entry() {
         assert!(!cwd.join("results/bad").exists());
     }
 }
+
+/// The length of the first array under key `key` anywhere in `v`.
+fn array_len(v: &serde_json::Value, key: &str) -> Option<usize> {
+    match v {
+        serde_json::Value::Object(m) => m
+            .get(key)
+            .and_then(|a| a.as_array().map(Vec::len))
+            .or_else(|| m.values().find_map(|x| array_len(x, key))),
+        serde_json::Value::Array(a) => a.iter().find_map(|x| array_len(x, key)),
+        _ => None,
+    }
+}
+
+/// `enqueue:` points are the study's first trials, in order, with the genes they set (the
+/// rest at `init`), and the searcher is told them: a `bo` study's model holds every finished
+/// trial, the enqueued ones included.
+#[test]
+fn enqueued_points_are_the_first_trials_and_are_told() {
+    let ws = workspace();
+    let cwd = ws.path();
+    let yaml = study_yaml("e", "bo", 4).replace(
+        "seed: 0\n",
+        "seed: 0\nbaselines: []\nenqueue:\n  - {weight: 0.8}\n  - {weight: {ft-add: 1.2, ft-sort: 0.1}}\n",
+    );
+    std::fs::write(cwd.join("e.yaml"), yaml).unwrap();
+    run_ok(cwd, &["search", "e.yaml"]);
+    let rows = common::study::read_trials(&cwd.join("results/e"));
+    assert_eq!(rows.len(), 4);
+    let genes = |r: &std::collections::BTreeMap<String, String>, model: &str| -> Vec<f64> {
+        r.iter()
+            .filter(|(k, _)| k.starts_with(&format!("gene:weight[{model}]")))
+            .map(|(_, v)| v.parse().unwrap())
+            .collect()
+    };
+    assert_eq!(rows[0]["trial"], "1");
+    assert!(genes(&rows[0], "ft-add").iter().all(|&v| v == 0.8));
+    assert!(genes(&rows[0], "ft-sort").iter().all(|&v| v == 0.8));
+    assert!(genes(&rows[1], "ft-add").iter().all(|&v| v == 1.2));
+    assert!(genes(&rows[1], "ft-sort").iter().all(|&v| v == 0.1));
+    assert_eq!(
+        genes(&rows[0], "ft-add").len(),
+        2,
+        "layer_granularity 2 of 4 layers"
+    );
+    // The stored snapshot: nothing pending, and all four trials in the GP's data.
+    let (_, storage) = mergesearch::study::open_read_only(&cwd.join("results/e")).unwrap();
+    use mergesearch::study::Storage;
+    let snap: serde_json::Value =
+        serde_json::from_str(&storage.snapshot().unwrap().unwrap()).unwrap();
+    assert_eq!(array_len(&snap, "observed"), Some(4), "{snap}");
+}
+
+#[test]
+fn bad_enqueue_entries_are_refused_naming_them() {
+    let ws = workspace();
+    let cwd = ws.path();
+    for (i, (entry, key)) in [
+        ("{density: 0.5}", "enqueue[0].density"),
+        ("{weight: {ft-nope: 0.5}}", "enqueue[0].weight.ft-nope"),
+        ("{weight: 9.0}", "enqueue[0].weight: 9"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = format!("q{i}.yaml");
+        std::fs::write(
+            cwd.join(&file),
+            study_yaml("q", "cmaes", 2)
+                .replace("seed: 0\n", &format!("seed: 0\nenqueue: [{entry}]\n")),
+        )
+        .unwrap();
+        let o = common::mergesearch(cwd, &["search", &file]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "case {i} accepted");
+        assert!(err.contains(key), "case {i}: `{key}` not in {err}");
+    }
+}

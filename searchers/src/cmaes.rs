@@ -397,6 +397,16 @@ impl Searcher for CmaEs {
     fn ask(&mut self, trial: u64) -> Result<Vec<f64>, SearchError> {
         self.queue.check_ask(trial)?;
         if self.queue.exhausted() {
+            if self.queue.never_pushed() {
+                // Warm start: the first generation centers on the best enqueued point told
+                // so far (before any generation, `best` holds only those).
+                if let Some((x, _)) = &self.best {
+                    let b = &self.problem.bounds;
+                    self.run.mean = (0..x.len())
+                        .map(|i| (x[i] - b.lo[i]) / b.width(i))
+                        .collect();
+                }
+            }
             self.sample_generation();
         }
         Ok(self.queue.hand_out(trial).x)
@@ -404,6 +414,15 @@ impl Searcher for CmaEs {
 
     fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {
         self.queue.check_tell(trial)?;
+        if let Some(x) = self.queue.take_external(trial) {
+            // An enqueued point: outside the generations; it counts as the best so far.
+            if let Some(v) = self.problem.penalized_scalar(outcome) {
+                if self.best.as_ref().is_none_or(|(_, b)| v < *b) {
+                    self.best = Some((x, v));
+                }
+            }
+            return Ok(());
+        }
         self.queue
             .tell(trial, self.problem.penalized_scalar(outcome))?;
         self.evaluations += 1;
@@ -412,6 +431,11 @@ impl Searcher for CmaEs {
             self.finish(samples, told, origin);
         }
         Ok(())
+    }
+
+    fn enqueue(&mut self, trial: u64, x: Vec<f64>) -> Result<(), SearchError> {
+        crate::searcher::check_enqueued(&self.problem.bounds, &x)?;
+        self.queue.enqueue(trial, x)
     }
 
     fn pending(&self) -> Vec<u64> {

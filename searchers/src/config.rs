@@ -191,4 +191,8 @@ impl Searcher for AnySearcher {
     fn pending(&self) -> Vec<u64> {
         self.inner().pending()
     }
+
+    fn enqueue(&mut self, trial: u64, x: Vec<f64>) -> Result<(), SearchError> {
+        self.inner_mut().enqueue(trial, x)
+    }
 }

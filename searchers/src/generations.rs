@@ -55,9 +55,16 @@ impl<P, V, T> Generation<P, V, T> {
 pub(crate) struct Generations<P, V, T> {
     queue: VecDeque<Generation<P, V, T>>,
     next_seq: u64,
-    /// Pending trial → (generation serial number, index in it).
+    /// Pending trial → (generation serial number, index in it); enqueued points carry the
+    /// serial number [`EXTERNAL`] and their index in `external`.
     tickets: Tickets<(u64, usize)>,
+    /// Points enqueued by the study (not drawn from a generation), by index.
+    #[serde(default)]
+    external: Vec<Vec<f64>>,
 }
+
+/// The generation serial number of an enqueued point's ticket.
+const EXTERNAL: u64 = u64::MAX;
 
 impl<P, V, T> Default for Generations<P, V, T> {
     fn default() -> Self {
@@ -65,6 +72,7 @@ impl<P, V, T> Default for Generations<P, V, T> {
             queue: VecDeque::new(),
             next_seq: 0,
             tickets: Tickets::default(),
+            external: Vec::new(),
         }
     }
 }
@@ -108,6 +116,30 @@ impl<P: Clone, V, T> Generations<P, V, T> {
         g.handed += 1;
         self.tickets.ask(trial, (g.seq, k));
         g.points[k].clone()
+    }
+
+    /// Registers `trial` as evaluating the enqueued point `x` (outside every generation);
+    /// fails, changing nothing, if `trial` was asked before.
+    pub fn enqueue(&mut self, trial: u64, x: Vec<f64>) -> Result<(), SearchError> {
+        self.tickets.check_ask(trial)?;
+        self.external.push(x);
+        self.tickets.ask(trial, (EXTERNAL, self.external.len() - 1));
+        Ok(())
+    }
+
+    /// If `trial` is a pending enqueued point, clears its ticket and returns the point.
+    pub fn take_external(&mut self, trial: u64) -> Option<Vec<f64>> {
+        let &(seq, k) = self.tickets.payload(trial)?;
+        if seq != EXTERNAL {
+            return None;
+        }
+        self.tickets.tell(trial);
+        Some(self.external[k].clone())
+    }
+
+    /// Whether no generation was ever pushed.
+    pub fn never_pushed(&self) -> bool {
+        self.next_seq == 0
     }
 
     /// Fails if `trial` was never asked or was already told; changes nothing.

@@ -333,6 +333,10 @@ impl Searcher for Nsga2 {
 
     fn tell(&mut self, trial: u64, outcome: &Outcome) -> Result<(), SearchError> {
         self.queue.check_tell(trial)?;
+        if self.queue.take_external(trial).is_some() {
+            // An enqueued point: outside the generations, it does not breed.
+            return Ok(());
+        }
         self.queue
             .tell(trial, self.problem.penalized_vector(outcome))?;
         self.evaluations += 1;
@@ -341,6 +345,11 @@ impl Searcher for Nsga2 {
             self.merge(xs, told);
         }
         Ok(())
+    }
+
+    fn enqueue(&mut self, trial: u64, x: Vec<f64>) -> Result<(), SearchError> {
+        crate::searcher::check_enqueued(&self.problem.bounds, &x)?;
+        self.queue.enqueue(trial, x)
     }
 
     fn pending(&self) -> Vec<u64> {

@@ -196,6 +196,13 @@ impl Searcher for RandomSearch {
         Ok(())
     }
 
+    fn enqueue(&mut self, trial: u64, x: Vec<f64>) -> Result<(), SearchError> {
+        self.tickets.check_ask(trial)?;
+        crate::searcher::check_enqueued(&self.problem.bounds, &x)?;
+        self.tickets.ask(trial, ());
+        Ok(())
+    }
+
     fn pending(&self) -> Vec<u64> {
         self.tickets.pending()
     }

@@ -139,4 +139,26 @@ pub trait Searcher {
 
     /// Trials asked and not yet told, ascending.
     fn pending(&self) -> Vec<u64>;
+
+    /// Registers trial `trial` as evaluating the given point `x` instead of one the searcher
+    /// proposes (optuna's `enqueue_trial`): the trial is pending like an asked one and is
+    /// told as usual. What a searcher learns from it: the Bayesian searchers add it to their
+    /// data (it takes a slot of the initial design); CMA-ES starts its first generation's mean
+    /// at the best point told before that generation is sampled; random search and NSGA-II
+    /// only keep the ticket (the study still stores the trial and its front counts it).
+    /// Error if `trial` was asked before or `x` is not a point of the box; changes nothing
+    /// then.
+    fn enqueue(&mut self, trial: u64, x: Vec<f64>) -> Result<(), SearchError>;
+}
+
+/// Fails unless `x` is a point of `bounds` (for [`Searcher::enqueue`]).
+pub(crate) fn check_enqueued(bounds: &Bounds, x: &[f64]) -> Result<(), SearchError> {
+    if bounds.contains(x) {
+        Ok(())
+    } else {
+        Err(SearchError::Config(format!(
+            "an enqueued point must lie in the {}-dimensional search box, got {x:?}",
+            bounds.dim()
+        )))
+    }
 }

@@ -100,6 +100,11 @@ impl<T> Tickets<T> {
         self.pending.iter().map(|(_, t)| t.clone()).collect()
     }
 
+    /// The payload of pending `id`, if it is pending.
+    pub fn payload(&self, id: u64) -> Option<&T> {
+        self.find(id).ok().map(|j| &self.pending[j].1)
+    }
+
     fn find(&self, id: u64) -> Result<usize, usize> {
         self.pending.binary_search_by_key(&id, |(p, _)| *p)
     }

@@ -412,3 +412,34 @@ fn popsize_and_restarts_are_capped_with_an_error_naming_the_field() {
         other => panic!("expected a config error, got {other:?}"),
     }
 }
+
+/// Warm start: a point enqueued and told before the first generation is sampled becomes that
+/// generation's mean (the mean of the λ samples lands near it, far from the box centre where
+/// CMA-ES would start otherwise), and told again, its value is the best so far.
+#[test]
+fn an_enqueued_point_told_first_centres_the_first_generation() {
+    use mergesearch_searchers::{build, SearcherConfig};
+    let problem = common::single(6);
+    let b = problem.bounds.clone();
+    let warm: Vec<f64> = (0..6).map(|i| b.lo[i] + 0.85 * b.width(i)).collect();
+    let config = SearcherConfig::Cmaes {
+        sigma0: Some(0.05),
+        popsize: Some(40),
+        max_restarts: None,
+        active: None,
+    };
+    let mut s = build(&config, problem.clone(), None, 0, None).unwrap();
+    s.enqueue(0, warm.clone()).unwrap();
+    s.tell(0, &Outcome::scored(vec![-1.0])).unwrap();
+    let xs: Vec<Vec<f64>> = (1..=40).map(|t| s.ask(t).unwrap()).collect();
+    for i in 0..6 {
+        let mean = xs.iter().map(|x| x[i]).sum::<f64>() / 40.0;
+        // σ = 0.05 of the width: the mean of 40 samples is within 0.05 of the warm point
+        // (≈ 6 standard errors), while the centre is 0.35 of the width away.
+        assert!(
+            (mean - warm[i]).abs() < 0.05 * b.width(i),
+            "coordinate {i}: mean {mean}, warm {}",
+            warm[i]
+        );
+    }
+}

@@ -110,6 +110,9 @@ pub struct StudyConfig {
     /// arithmetic λ = 0.3 when the merge has a base model; `[]`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baselines: Option<Vec<super::baselines::BaselineSpec>>,
+    /// Gene assignments evaluated first and told to the searcher ([`super::enqueue`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enqueue: Vec<super::enqueue::EnqueueSpec>,
     /// Memory for the task-vector ranking cache shared by candidates, in MB (default 1024).
     #[serde(default)]
     pub rank_cache_mb: Option<usize>,
@@ -240,6 +243,9 @@ impl StudyConfig {
             }
         }
         let gradient = matches!(cfg.searcher, SearcherConfig::Adamerging(_));
+        if gradient && !cfg.enqueue.is_empty() {
+            return err("enqueue: an adamerging study follows its gradient from `search.parameters.weight.init`; it evaluates no enqueued points".into());
+        }
         if gradient && cfg.budget.trials.is_some() {
             return err("budget.trials: an adamerging study runs `searcher.steps` steps and stores every `log_every`-th as a trial; remove budget.trials (budget.seconds may cut it short)".into());
         }

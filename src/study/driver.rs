@@ -87,6 +87,7 @@ impl Study {
             searcher,
             ranks,
             columns,
+            enqueued,
             ..
         } = self;
         let StudySearcher::Ask(searcher) = searcher else {
@@ -96,6 +97,8 @@ impl Study {
             ));
         };
         let stored = storage.trials()?;
+        // Trials ever created: the first `enqueued.len()` of a study are its enqueued points.
+        let mut created = stored.len();
         let mut ledger = Ledger::start(dir, columns.clone(), objectives, &stored, observers)?;
         let mut rerun: VecDeque<Trial> = stored
             .into_iter()
@@ -151,10 +154,13 @@ impl Study {
                     }
                     let t0 = Instant::now();
                     let seed = config.seed;
+                    let queued = enqueued.get(created).cloned();
                     let trial = storage.create_trial(&mut |id| {
-                        let x = searcher
-                            .ask(id)
-                            .map_err(|e| Error::model(format!("trial {id}"), e))?;
+                        let x = match &queued {
+                            Some(x) => searcher.enqueue(id, x.clone()).map(|()| x.clone()),
+                            None => searcher.ask(id),
+                        }
+                        .map_err(|e| Error::model(format!("trial {id}"), e))?;
                         let recipe = space.decode(&x).to_yaml();
                         let snapshot = serde_json::to_string(&*searcher)
                             .map_err(|e| Error::model("searcher snapshot", e))?;
@@ -165,6 +171,7 @@ impl Study {
                             snapshot,
                         })
                     })?;
+                    created += 1;
                     ask_seconds.insert(trial.id, t0.elapsed().as_secs_f64());
                     spawn(trial);
                     in_flight += 1;

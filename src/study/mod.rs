@@ -19,6 +19,7 @@
 pub mod baselines;
 pub mod config;
 pub mod driver;
+pub mod enqueue;
 pub mod fingerprint;
 pub mod front;
 pub mod gradient;
@@ -76,6 +77,8 @@ pub struct Study {
     )>,
     /// The study's baselines, validated.
     baselines: Vec<baselines::BaselinePlan>,
+    /// The genotypes of `enqueue:`, evaluated as the study's first trials.
+    enqueued: Vec<Vec<f64>>,
     ranks: Arc<RankCache>,
     columns: views::Columns,
     _lock: StudyLock,

@@ -53,6 +53,7 @@ impl Study {
         Plan::build(space.decode(&space.init), config_path)?;
         let baselines =
             super::baselines::resolve(config.baselines.as_deref(), &config.merge, config_path)?;
+        let enqueued = super::enqueue::genotypes(&config.enqueue, &space, config_path)?;
         let suite = Suite::load(&config.evals)?;
         let harnesses = suite.resolve(Split::Search)?;
         let mut objectives = Objectives::new(&config, &harnesses, config_path)?;
@@ -206,6 +207,7 @@ impl Study {
             searcher,
             trainer,
             baselines,
+            enqueued,
             ranks,
             columns,
             _lock: lock,

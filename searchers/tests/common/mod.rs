@@ -242,6 +242,36 @@ fn conformance_on(problem: &Problem, make: impl Fn(u64) -> AnySearcher) {
     assert!(matches!(s.ask(0), Err(SearchError::AlreadyAsked(0))));
     assert_eq!(snapshot(&s), before);
     assert_eq!(s.pending(), vec![101]);
+
+    // Enqueued points (optuna's enqueue_trial): pending under their ids, told like any trial,
+    // survive a snapshot; a point outside the box or a used id is refused, changing nothing.
+    let mut s = make(17);
+    let corner: Vec<f64> = b.lo.clone();
+    let centre: Vec<f64> = (0..b.dim()).map(|i| 0.5 * (b.lo[i] + b.hi[i])).collect();
+    s.enqueue(0, corner.clone()).unwrap();
+    s.enqueue(1, centre.clone()).unwrap();
+    let before = snapshot(&s);
+    assert!(matches!(
+        s.enqueue(1, centre.clone()),
+        Err(SearchError::AlreadyAsked(1))
+    ));
+    let mut outside = centre.clone();
+    outside[0] = b.hi[0] + 1.0;
+    assert!(s.enqueue(2, outside).is_err());
+    assert!(s.enqueue(2, vec![0.5]).is_err());
+    assert!(matches!(s.ask(0), Err(SearchError::AlreadyAsked(0))));
+    assert_eq!(snapshot(&s), before);
+    assert_eq!(s.pending(), vec![0, 1]);
+    let mut r: AnySearcher = serde_json::from_str(&snapshot(&s)).unwrap();
+    for t in [&mut s, &mut r] {
+        t.tell(1, &outcome(problem, &centre, 1)).unwrap();
+        t.tell(0, &outcome(problem, &corner, 0)).unwrap();
+        assert!(t.pending().is_empty());
+    }
+    let (mut n1, mut n2) = (2, 2);
+    let xs = drive(&mut s, &mut n1, 6, 3);
+    assert_eq!(xs, drive(&mut r, &mut n2, 6, 3));
+    assert!(xs.iter().all(|x| b.contains(x)));
 }
 
 /// Asks the next `n` trials (ids `*next..`), scores each point with `f` and tells them in
