@@ -191,17 +191,7 @@ impl BaselinePlan {
                 opts: MergeOptions { seed, ranks: None },
             },
         };
-        let metrics = target.evaluate(harnesses)?;
-        if let Some(m) = metrics.iter().find(|m| !m.value.is_finite()) {
-            return Err(Error::model(
-                label.display().to_string(),
-                format!("metric `{}` is {}", m.name, m.value),
-            ));
-        }
-        Ok(metrics
-            .iter()
-            .map(|m| (m.name.clone(), m.value.into()))
-            .collect())
+        super::driver::score_target(&label, target, harnesses)
     }
 }
 

@@ -49,6 +49,16 @@ pub(super) fn score(
             ranks: Some(ranks.clone()),
         },
     };
+    score_target(label, target, harnesses)
+}
+
+/// Scores `target` on `harnesses`; returns all metrics (a non-finite one is an error naming
+/// `label`).
+pub(super) fn score_target(
+    label: &Path,
+    target: EvalTarget,
+    harnesses: &[ResolvedHarness],
+) -> Result<MetricMap> {
     let metrics = target.evaluate(harnesses)?;
     if let Some(m) = metrics.iter().find(|m| !m.value.is_finite()) {
         return Err(Error::model(

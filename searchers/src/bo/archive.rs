@@ -116,6 +116,15 @@ impl Archive {
         x
     }
 
+    /// Hands the enqueued point `x` (in `problem`'s box) to `trial` like a design point: it
+    /// takes a slot of the initial design ([`crate::Searcher::enqueue`]).
+    pub fn enqueue(&mut self, problem: &Problem, trial: u64, x: &[f64]) -> Result<(), SearchError> {
+        self.tickets.check_ask(trial)?;
+        crate::searcher::check_enqueued(&problem.bounds, x)?;
+        self.hand_out(problem, trial, super::single::to_unit(problem, x));
+        Ok(())
+    }
+
     /// Records `trial`'s outcome; returns the new observation.
     pub fn tell(
         &mut self,

@@ -324,12 +324,7 @@ impl Searcher for Bo {
     }
 
     fn enqueue(&mut self, trial: u64, x: Vec<f64>) -> Result<(), SearchError> {
-        self.archive.tickets.check_ask(trial)?;
-        crate::searcher::check_enqueued(&self.problem.bounds, &x)?;
-        let u = super::single::to_unit(&self.problem, &x);
-        // Handed out like a design point: it takes a slot of the initial design.
-        self.archive.hand_out(&self.problem, trial, u);
-        Ok(())
+        self.archive.enqueue(&self.problem, trial, &x)
     }
 
     fn pending(&self) -> Vec<u64> {
