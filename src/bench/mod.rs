@@ -4,7 +4,8 @@
 //! ([`ranks`]): lazy TIES candidates with and without the ranking cache; `bench study`
 //! ([`study`]): the study driver's overhead per trial over a long study; `bench searchers`
 //! ([`searchers`]): what each searcher finds on the demo study; `bench adamerging`
-//! ([`adamerging`]): one AdaMerging step's cost, and the zoo table of merges.
+//! ([`adamerging`]): one AdaMerging step's cost, and the zoo table of merges; `bench budget`
+//! ([`budget`]): over seeds, how often a study's held-out front dominates its baselines.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,6 +18,7 @@ use crate::checkpoint::{CheckpointWriter, PlannedTensor};
 use crate::merge::{self, MergeConfig, MergeOptions, Plan, METHODS};
 
 pub mod adamerging;
+pub mod budget;
 pub mod forward;
 pub mod ranks;
 pub mod searchers;
@@ -24,6 +26,7 @@ pub mod study;
 pub mod synthetic;
 
 pub use adamerging::{run_adamerging_bench, BenchAdaMergingArgs};
+pub use budget::{run_budget_bench, BenchBudgetArgs};
 pub use forward::{run_forward_bench, BenchForwardArgs};
 pub use ranks::{run_candidates_bench, BenchCandidatesArgs};
 pub use searchers::{run_searchers_bench, BenchSearchersArgs};

@@ -82,6 +82,9 @@ pub enum BenchCommand {
     /// One AdaMerging step (merge, forward, backward, peak memory) on a synthetic family;
     /// with `--zoo`, held-out accuracy of the baselines and AdaMerging variants on the zoo.
     Adamerging(mergesearch::bench::BenchAdaMergingArgs),
+    /// A study over seeds (and with `--enqueue` warm starts): how often its held-out front
+    /// dominates its baselines.
+    Budget(mergesearch::bench::BenchBudgetArgs),
 }
 
 /// `mergesearch bench optimizers`.
@@ -158,6 +161,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Study(a)) => mergesearch::bench::run_study_bench(a),
         Command::Bench(BenchCommand::Searchers(a)) => mergesearch::bench::run_searchers_bench(a),
         Command::Bench(BenchCommand::Adamerging(a)) => mergesearch::bench::run_adamerging_bench(a),
+        Command::Bench(BenchCommand::Budget(a)) => mergesearch::bench::run_budget_bench(a),
         Command::Bench(BenchCommand::Optimizers(a)) => {
             run_optimizers_bench(a);
             Ok(())
