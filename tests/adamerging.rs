@@ -45,7 +45,11 @@ fn trainer(dir: &Path, yaml: &str) -> Trainer {
         panic!("an adamerging study")
     };
     let suite = Suite::load(&cfg.evals).unwrap();
-    Trainer::new(&space, ada, &suite, cfg.seed, &path).unwrap()
+    let opts = mergesearch::merge::MergeOptions {
+        seed: cfg.seed,
+        ranks: None,
+    };
+    Trainer::new(&space, ada, &suite, opts, &path).unwrap()
 }
 
 /// The central difference `D(h) = (L(λ + h e_i) − L(λ − h e_i)) / 2h` of the same loss on the

@@ -79,7 +79,9 @@ impl DiffMerge {
     /// errors. The method must be a task-arithmetic preset (task_arithmetic, ties, dare,
     /// breadcrumbs, della: their output is differentiable in the weights almost everywhere)
     /// and `weight` the only searched parameter.
-    pub fn new(space: &SearchSpace, seed: u64, file: &Path) -> Result<Self> {
+    /// `opts` seeds random masks and shares the study's ranking cache, so TIES-style
+    /// thresholds are found once per task vector, not in every forward and backward pass.
+    pub fn new(space: &SearchSpace, opts: MergeOptions, file: &Path) -> Result<Self> {
         let err = |m: String| Error::config(file, m);
         let preset = learnable_method(&space.merge.method, file)?;
         if let Some(g) = space.genes.iter().find(|g| g.param != "weight") {
@@ -113,18 +115,13 @@ impl DiffMerge {
             }
             genes.push(row);
         }
-        let index = plan
-            .jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (j.name.clone(), i))
-            .collect();
+        let index = plan.job_index();
         let path = plan.models[plan.config_model].path.join("config.json");
         let config = LlamaConfig::from_json_str(&plan.output_config().to_string(), &path)?;
         Ok(Self {
             plan: Arc::new(plan),
             preset,
-            opts: MergeOptions { seed, ranks: None },
+            opts,
             genes,
             index,
             dim: space.dim(),

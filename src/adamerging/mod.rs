@@ -19,6 +19,8 @@ pub mod merge;
 use std::path::Path;
 use std::sync::Arc;
 
+use candle_core::Var;
+
 use mergesearch_evals::entropy::Sample;
 use mergesearch_evals::{Split, Suite};
 use mergesearch_searchers::{AdaMergingConfig, GradientObjective};
@@ -28,6 +30,7 @@ pub use merge::DiffMerge;
 
 use crate::error::{Error, Result};
 use crate::eval::HfTokenizer;
+use crate::merge::MergeOptions;
 use crate::space::SearchSpace;
 
 /// The loss and gradient of one step.
@@ -59,15 +62,17 @@ pub struct Trainer {
 impl Trainer {
     /// Builds the trainer of a study: the merge of `space`, and the tasks named in
     /// `config.tasks` (default: every `entropy` harness of `suite`), tokenized with the
-    /// merge's tokenizer. `file` names the study file in errors.
+    /// merge's tokenizer. `opts` seeds the batches and random masks and carries the ranking
+    /// cache. `file` names the study file in errors.
     pub fn new(
         space: &SearchSpace,
         config: &AdaMergingConfig,
         suite: &Suite,
-        seed: u64,
+        opts: MergeOptions,
         file: &Path,
     ) -> Result<Self> {
-        let merge = Arc::new(DiffMerge::new(space, seed, file)?);
+        let seed = opts.seed;
+        let merge = Arc::new(DiffMerge::new(space, opts, file)?);
         let data = suite.entropy_data(Split::Search);
         let names: Vec<String> = data.iter().map(|(n, _)| n.clone()).collect();
         let chosen: Vec<(String, f64)> = match &config.tasks {
@@ -121,23 +126,16 @@ impl Trainer {
     /// model is built once, then each task runs forward and backward on its own, its
     /// gradient added to the sum (memory: one task's graph at a time).
     pub fn step(&self, lambda: &[f64], step: usize) -> Result<StepResult> {
-        let var = self.merge.coefficients(lambda)?;
-        let model = self.merge.model(&var)?;
         let mut grad = vec![0f64; lambda.len()];
-        let (mut loss, mut per_task) = (0.0, Vec::with_capacity(self.tasks.len()));
-        for (i, task) in self.tasks.iter().enumerate() {
+        let (loss, per_task) = self.run_tasks(lambda, step, |var, task, l| {
             let err = |e: candle_core::Error| Error::model(format!("task `{}`", task.name), e);
-            let which = task.batch(self.seed, step, i, self.batch_size);
-            let l = task.loss(&model, &which, self.objective)?;
-            let value = l.to_scalar::<f32>().map_err(err)? as f64;
             let grads = (l * task.weight).and_then(|l| l.backward()).map_err(err)?;
             if let Some(g) = grads.get(var.as_tensor()) {
                 let g: Vec<f64> = g.to_vec1().map_err(err)?;
                 grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
             }
-            loss += task.weight * value;
-            per_task.push(value);
-        }
+            Ok(())
+        })?;
         Ok(StepResult {
             loss,
             per_task,
@@ -148,18 +146,33 @@ impl Trainer {
     /// The weighted loss at `lambda` on the batches of `step`, without gradients (for
     /// finite-difference checks).
     pub fn loss(&self, lambda: &[f64], step: usize) -> Result<f64> {
+        Ok(self.run_tasks(lambda, step, |_, _, _| Ok(()))?.0)
+    }
+
+    /// Builds the merged model at `lambda`, computes each task's loss on its batch of `step`
+    /// and hands it to `each` (with the coefficient variable); returns the weighted sum and
+    /// the per-task values.
+    fn run_tasks(
+        &self,
+        lambda: &[f64],
+        step: usize,
+        mut each: impl FnMut(&Var, &Task, candle_core::Tensor) -> Result<()>,
+    ) -> Result<(f64, Vec<f64>)> {
         let var = self.merge.coefficients(lambda)?;
         let model = self.merge.model(&var)?;
-        let mut loss = 0.0;
+        let (mut loss, mut per_task) = (0.0, Vec::with_capacity(self.tasks.len()));
         for (i, task) in self.tasks.iter().enumerate() {
             let which = task.batch(self.seed, step, i, self.batch_size);
             let l = task.loss(&model, &which, self.objective)?;
-            let v = l
+            let value = l
                 .to_scalar::<f32>()
-                .map_err(|e| Error::model(format!("task `{}`", task.name), e))?;
-            loss += task.weight * v as f64;
+                .map_err(|e| Error::model(format!("task `{}`", task.name), e))?
+                as f64;
+            each(&var, task, l)?;
+            loss += task.weight * value;
+            per_task.push(value);
         }
-        Ok(loss)
+        Ok((loss, per_task))
     }
 }
 

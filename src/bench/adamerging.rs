@@ -114,7 +114,7 @@ fn measure_step(root: &Path, params: u64, batch: usize, seq: usize) -> Result<St
         },
         &file,
     )?;
-    let merge = Arc::new(DiffMerge::new(&space, 0, &file)?);
+    let merge = Arc::new(DiffMerge::new(&space, MergeOptions::default(), &file)?);
     let vocab = merge.config().vocab_size as u64;
     let seqs: Vec<(Vec<u32>, usize)> = (0..batch as u64)
         .map(|b| {
@@ -309,7 +309,11 @@ fn zoo_step(file: &Path) -> Result<()> {
     };
     let space = cfg.space(file)?;
     let suite = mergesearch_evals::Suite::load(&cfg.evals)?;
-    let trainer = Trainer::new(&space, ada, &suite, cfg.seed, file)?;
+    let opts = MergeOptions {
+        seed: cfg.seed,
+        ranks: Some(Arc::new(crate::merge::rank_cache::RankCache::new(1 << 30))),
+    };
+    let trainer = Trainer::new(&space, ada, &suite, opts, file)?;
     let _ = trainer.step(&space.init, 0)?;
     reset_peak();
     let t0 = Instant::now();

@@ -43,12 +43,7 @@ impl std::fmt::Debug for LazyCandidate {
 impl LazyCandidate {
     /// Wraps `plan`; `opts` seeds random masks exactly as `mergesearch merge` would.
     pub fn new(plan: Plan, opts: MergeOptions) -> Self {
-        let index = plan
-            .jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (j.name.clone(), i))
-            .collect();
+        let index = plan.job_index();
         Self {
             plan,
             opts,

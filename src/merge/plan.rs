@@ -44,6 +44,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Output tensor name → index into [`Plan::jobs`].
+    pub fn job_index(&self) -> std::collections::HashMap<String, usize> {
+        self.jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.name.clone(), i))
+            .collect()
+    }
+
     /// Loads `path` and plans it.
     pub fn from_file(path: &Path) -> Result<Plan> {
         let cfg = MergeConfig::load(path)?;

@@ -57,6 +57,9 @@ impl Study {
         let suite = Suite::load(&config.evals)?;
         let harnesses = suite.resolve(Split::Search)?;
         let mut objectives = Objectives::new(&config, &harnesses, config_path)?;
+        let ranks = Arc::new(RankCache::new(
+            config.rank_cache_mb.unwrap_or(1024).saturating_mul(1 << 20),
+        ));
         let (fresh, trainer) = match &config.searcher {
             SearcherConfig::Adamerging(ada) => {
                 let searcher_err = |e: mergesearch_searchers::SearchError| {
@@ -69,7 +72,11 @@ impl Study {
                     ada.adam().map_err(searcher_err)?,
                 )
                 .map_err(searcher_err)?;
-                let trainer = Trainer::new(&space, ada, &suite, config.seed, config_path)?;
+                let opts = crate::merge::MergeOptions {
+                    seed: config.seed,
+                    ranks: Some(ranks.clone()),
+                };
+                let trainer = Trainer::new(&space, ada, &suite, opts, config_path)?;
                 (
                     StudySearcher::Gradient(Box::new(GradientState::new(adam))),
                     Some((trainer, ada.clone())),
@@ -193,9 +200,6 @@ impl Study {
             senses: objectives.to_minimized(&vec![1.0; objectives.objectives.len()]),
             baselines: Vec::new(),
         };
-        let ranks = Arc::new(RankCache::new(
-            config.rank_cache_mb.unwrap_or(1024).saturating_mul(1 << 20),
-        ));
         Ok(Self {
             config,
             dir: dir.to_path_buf(),
