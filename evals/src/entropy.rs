@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::data::DataSpec;
 use crate::logprob::{entropy, row};
 use crate::model::checked_logits;
-use crate::{CausalLm, Direction, EvalError, Harness, Metrics, TextTokenizer};
+use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
 /// One JSONL line: `{"prompt": ..., "continuation": ...}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -68,11 +68,19 @@ impl Harness for Entropy {
         &self.name
     }
 
-    fn evaluate(
+    fn examples(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Two sums per sample: the summed entropy at its continuation positions and their
+    /// number (both 0 for a sample with an empty prompt or continuation).
+    fn score_examples(
         &self,
         model: &dyn CausalLm,
         tok: &dyn TextTokenizer,
-    ) -> Result<Metrics, EvalError> {
+        indices: &[usize],
+    ) -> Result<Vec<Vec<f64>>, EvalError> {
+        crate::harness::check_indices(&self.name, self.samples.len(), indices)?;
         crate::harness::warn_unknown_words(
             &self.unknown_warned,
             &self.name,
@@ -80,39 +88,43 @@ impl Harness for Entropy {
             self.samples.iter().map(|s| s.prompt.as_str()),
         );
         let vocab = model.vocab_size();
-        // (sequence, index of its first continuation token)
+        let mut out = vec![vec![0.0, 0.0]; indices.len()];
+        // (position in `indices`, sequence, index of its first continuation token)
         let mut seqs = Vec::new();
-        let mut starts = Vec::new();
-        for s in &self.samples {
+        for (k, &i) in indices.iter().enumerate() {
+            let s = &self.samples[i];
             let prompt = tok.encode(&s.prompt)?;
             let cont = tok.encode(&s.continuation)?;
             if prompt.is_empty() || cont.is_empty() {
                 continue;
             }
-            starts.push(prompt.len());
-            seqs.push([prompt, cont].concat());
+            seqs.push((k, prompt.len(), [prompt, cont].concat()));
         }
-        let (mut total, mut count) = (0.0f64, 0usize);
-        for (batch, starts) in seqs
-            .chunks(self.batch_size)
-            .zip(starts.chunks(self.batch_size))
-        {
-            let logits = checked_logits(model, batch)?;
-            for ((seq, &start), lg) in batch.iter().zip(starts).zip(&logits) {
-                for t in start..seq.len() {
-                    total += entropy(row(lg, t - 1, vocab));
-                    count += 1;
-                }
+        for batch in seqs.chunks(self.batch_size) {
+            let ids: Vec<Vec<u32>> = batch.iter().map(|(_, _, s)| s.clone()).collect();
+            let logits = checked_logits(model, &ids)?;
+            for ((k, start, seq), lg) in batch.iter().zip(&logits) {
+                let total: f64 = (*start..seq.len())
+                    .map(|t| entropy(row(lg, t - 1, vocab)))
+                    .sum();
+                out[*k] = vec![total, (seq.len() - start) as f64];
             }
         }
-        if count == 0 {
+        Ok(out)
+    }
+
+    /// `entropy` = Σ entropy / Σ positions over the scored samples.
+    fn metrics(&self, tally: &Tally) -> Result<Metrics, EvalError> {
+        let totals = tally.totals();
+        let count = totals.get(1).copied().unwrap_or(0.0);
+        if count == 0.0 {
             return Err(EvalError::Invalid {
                 harness: self.name.clone(),
                 message: "no sample has a non-empty prompt and continuation".into(),
             });
         }
         let mut m = Metrics::new();
-        m.push("entropy", total / count as f64, Direction::Minimize);
+        m.push("entropy", totals[0] / count, Direction::Minimize);
         Ok(m)
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::data::DataSpec;
 use crate::logprob::{argmax, row};
 use crate::model::checked_logits;
-use crate::{CausalLm, Direction, EvalError, Harness, Metrics, TextTokenizer};
+use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
 /// One JSONL line: `{"prompt": ..., "answer": ...}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -124,27 +124,29 @@ impl Harness for ExactMatch {
         &self.name
     }
 
-    fn evaluate(
+    fn examples(&self) -> usize {
+        self.examples.len()
+    }
+
+    /// One sum per example: 1 when its answer matches, else 0.
+    fn score_examples(
         &self,
         model: &dyn CausalLm,
         tok: &dyn TextTokenizer,
-    ) -> Result<Metrics, EvalError> {
-        if self.examples.is_empty() {
-            return Err(EvalError::Invalid {
-                harness: self.name.clone(),
-                message: "no examples".into(),
-            });
-        }
+        indices: &[usize],
+    ) -> Result<Vec<Vec<f64>>, EvalError> {
+        crate::harness::check_indices(&self.name, self.examples.len(), indices)?;
         crate::harness::warn_unknown_words(
             &self.unknown_warned,
             &self.name,
             tok,
             self.examples.iter().map(|e| e.prompt.as_str()),
         );
-        let mut correct = 0usize;
-        for chunk in self.examples.chunks(self.batch_size) {
+        let mut out = Vec::with_capacity(indices.len());
+        for chunk in indices.chunks(self.batch_size) {
             let mut prompts = Vec::with_capacity(chunk.len());
-            for ex in chunk {
+            for &i in chunk {
+                let ex = &self.examples[i];
                 let ids = tok.encode(&ex.prompt)?;
                 if ids.is_empty() {
                     return Err(EvalError::Invalid {
@@ -154,20 +156,24 @@ impl Harness for ExactMatch {
                 }
                 prompts.push(ids);
             }
-            for (ex, gen) in chunk
+            for (&i, gen) in chunk
                 .iter()
                 .zip(self.generate(model, tok.eos_id(), prompts)?)
             {
                 let text = tok.decode(&gen)?;
-                if self.extract(&text).map(str::trim) == Some(ex.answer.trim()) {
-                    correct += 1;
-                }
+                let hit =
+                    self.extract(&text).map(str::trim) == Some(self.examples[i].answer.trim());
+                out.push(vec![f64::from(u8::from(hit))]);
             }
         }
+        Ok(out)
+    }
+
+    fn metrics(&self, tally: &Tally) -> Result<Metrics, EvalError> {
         let mut m = Metrics::new();
         m.push(
             "accuracy",
-            correct as f64 / self.examples.len() as f64,
+            crate::harness::mean_of(&self.name, tally, 0)?,
             Direction::Maximize,
         );
         Ok(m)

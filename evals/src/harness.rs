@@ -1,10 +1,14 @@
 //! The `Harness` trait: score a model on a fixed data set.
 
+use crate::tally::Tally;
 use crate::{CausalLm, EvalError, Metrics, TextTokenizer};
 
 /// An evaluation that scores a causal LM on data it loaded when it was built.
 ///
-/// Evaluating the same model twice gives the same metrics (no sampling).
+/// Evaluating the same model twice gives the same metrics (no sampling). A harness scores
+/// examples one by one into additive sums ([`Harness::score_examples`]) and turns their
+/// totals into metrics ([`Harness::metrics`]), so that it can be scored a few examples at a
+/// time (successive halving, [`crate::tally`]); [`Harness::evaluate`] scores them all.
 pub trait Harness: Send + Sync {
     /// Name used to prefix this harness's metrics in a suite.
     fn name(&self) -> &str;
@@ -13,9 +17,75 @@ pub trait Harness: Send + Sync {
     /// a study can reject an objective naming a metric no harness produces).
     fn metric_names(&self) -> &'static [(&'static str, crate::Direction)];
 
-    /// Scores `model` (with tokenizer `tok`) and returns the harness's metrics.
-    fn evaluate(&self, model: &dyn CausalLm, tok: &dyn TextTokenizer)
-        -> Result<Metrics, EvalError>;
+    /// Number of examples the harness scores.
+    fn examples(&self) -> usize;
+
+    /// Scores the examples at `indices` (each `< examples()`) and returns their additive
+    /// sums, one vector per index, in the order of `indices`.
+    fn score_examples(
+        &self,
+        model: &dyn CausalLm,
+        tok: &dyn TextTokenizer,
+        indices: &[usize],
+    ) -> Result<Vec<Vec<f64>>, EvalError>;
+
+    /// The metrics of the scored examples in `tally` (at least one).
+    fn metrics(&self, tally: &Tally) -> Result<Metrics, EvalError>;
+
+    /// Scores every example and returns the harness's metrics.
+    fn evaluate(
+        &self,
+        model: &dyn CausalLm,
+        tok: &dyn TextTokenizer,
+    ) -> Result<Metrics, EvalError> {
+        let all: Vec<usize> = (0..self.examples()).collect();
+        let tally = score_tally(self, model, tok, &all)?;
+        self.metrics(&tally)
+    }
+}
+
+/// Scores the examples at `indices` of `harness` into a new [`Tally`].
+pub fn score_tally<H: Harness + ?Sized>(
+    harness: &H,
+    model: &dyn CausalLm,
+    tok: &dyn TextTokenizer,
+    indices: &[usize],
+) -> Result<Tally, EvalError> {
+    let sums = harness.score_examples(model, tok, indices)?;
+    let mut tally = Tally::new();
+    for (&i, s) in indices.iter().zip(sums) {
+        tally.add(harness.name(), i, s)?;
+    }
+    Ok(tally)
+}
+
+/// The error for an example index past the end of a harness's data.
+pub(crate) fn check_indices(harness: &str, n: usize, indices: &[usize]) -> Result<(), EvalError> {
+    if n == 0 {
+        return Err(EvalError::Invalid {
+            harness: harness.to_string(),
+            message: "no examples".into(),
+        });
+    }
+    match indices.iter().find(|&&i| i >= n) {
+        Some(i) => Err(EvalError::Invalid {
+            harness: harness.to_string(),
+            message: format!("example {i} asked for, but there are {n}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `totals[k] / tally.len()`: the mean of sum `k` over the scored examples (accuracy-like
+/// metrics); an error when nothing is scored.
+pub(crate) fn mean_of(harness: &str, tally: &Tally, k: usize) -> Result<f64, EvalError> {
+    if tally.is_empty() {
+        return Err(EvalError::Invalid {
+            harness: harness.to_string(),
+            message: "no example scored".into(),
+        });
+    }
+    Ok(tally.totals().get(k).copied().unwrap_or(0.0) / tally.len() as f64)
 }
 
 /// Warns on stderr, the first time it is called with `warned`, when some of `prompts` hold

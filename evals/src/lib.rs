@@ -25,14 +25,16 @@ pub mod model;
 pub mod multiple_choice;
 pub mod perplexity;
 pub mod suite;
+pub mod tally;
 
 pub use command::CommandHarness;
 pub use entropy::Entropy;
 pub use error::EvalError;
 pub use exact_match::ExactMatch;
-pub use harness::Harness;
+pub use harness::{score_tally, Harness};
 pub use metrics::{Direction, Metric, Metrics};
 pub use model::{CausalLm, TextTokenizer};
 pub use multiple_choice::MultipleChoice;
 pub use perplexity::Perplexity;
 pub use suite::{ResolvedHarness, Split, Suite};
+pub use tally::Tally;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::data::DataSpec;
 use crate::logprob::{log_softmax, row};
 use crate::model::checked_logits;
-use crate::{CausalLm, Direction, EvalError, Harness, Metrics, TextTokenizer};
+use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
 /// One JSONL line: `{"prompt": ..., "choices": [...], "answer": index}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -131,38 +131,54 @@ impl Harness for MultipleChoice {
         &self.name
     }
 
-    fn evaluate(
+    fn examples(&self) -> usize {
+        self.questions.len()
+    }
+
+    /// Two sums per question: 1 when the argmax of the raw log-likelihoods is the answer,
+    /// and 1 when the argmax of the length-normalized ones is.
+    fn score_examples(
         &self,
         model: &dyn CausalLm,
         tok: &dyn TextTokenizer,
-    ) -> Result<Metrics, EvalError> {
-        if self.questions.is_empty() {
-            return Err(EvalError::Invalid {
-                harness: self.name.clone(),
-                message: "no questions".into(),
-            });
-        }
+        indices: &[usize],
+    ) -> Result<Vec<Vec<f64>>, EvalError> {
+        crate::harness::check_indices(&self.name, self.questions.len(), indices)?;
         crate::harness::warn_unknown_words(
             &self.unknown_warned,
             &self.name,
             tok,
             self.questions.iter().map(|q| q.prompt.as_str()),
         );
-        let (mut acc, mut acc_norm) = (0usize, 0usize);
-        for q in &self.questions {
+        let mut out = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let q = &self.questions[i];
             let ll = self.logliks(q, model, tok)?;
             let normed: Vec<f64> = ll
                 .iter()
                 .zip(&q.choices)
                 .map(|(l, c)| l / c.len() as f64)
                 .collect();
-            acc += usize::from(argmax(&ll) == q.answer);
-            acc_norm += usize::from(argmax(&normed) == q.answer);
+            out.push(vec![
+                f64::from(u8::from(argmax(&ll) == q.answer)),
+                f64::from(u8::from(argmax(&normed) == q.answer)),
+            ]);
         }
-        let n = self.questions.len() as f64;
+        Ok(out)
+    }
+
+    fn metrics(&self, tally: &Tally) -> Result<Metrics, EvalError> {
         let mut m = Metrics::new();
-        m.push("acc", acc as f64 / n, Direction::Maximize);
-        m.push("acc_norm", acc_norm as f64 / n, Direction::Maximize);
+        m.push(
+            "acc",
+            crate::harness::mean_of(&self.name, tally, 0)?,
+            Direction::Maximize,
+        );
+        m.push(
+            "acc_norm",
+            crate::harness::mean_of(&self.name, tally, 1)?,
+            Direction::Maximize,
+        );
         Ok(m)
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::data::DataSpec;
 use crate::logprob::{log_softmax, row};
 use crate::model::checked_logits;
-use crate::{CausalLm, Direction, EvalError, Harness, Metrics, TextTokenizer};
+use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
 /// One JSONL line: `{"text": "..."}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,11 +61,19 @@ impl Harness for Perplexity {
         &self.name
     }
 
-    fn evaluate(
+    fn examples(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Two sums per text: its summed token NLL and its number of scored tokens (both 0 for
+    /// a text of fewer than two tokens).
+    fn score_examples(
         &self,
         model: &dyn CausalLm,
         tok: &dyn TextTokenizer,
-    ) -> Result<Metrics, EvalError> {
+        indices: &[usize],
+    ) -> Result<Vec<Vec<f64>>, EvalError> {
+        crate::harness::check_indices(&self.name, self.texts.len(), indices)?;
         crate::harness::warn_unknown_words(
             &self.unknown_warned,
             &self.name,
@@ -73,35 +81,53 @@ impl Harness for Perplexity {
             self.texts.iter().map(String::as_str),
         );
         let vocab = model.vocab_size();
+        let mut out = vec![vec![0.0, 0.0]; indices.len()];
+        // (position in `indices`, token ids) of the texts that have something to score.
         let mut seqs = Vec::new();
-        for text in &self.texts {
-            let ids = tok.encode(text)?;
-            // A single token has nothing before it to be predicted from.
+        for (k, &i) in indices.iter().enumerate() {
+            let ids = tok.encode(&self.texts[i])?;
             if ids.len() >= 2 {
-                seqs.push(ids);
+                seqs.push((k, ids));
             }
         }
-        let (mut total, mut count) = (0.0f64, 0usize);
         for batch in seqs.chunks(self.batch_size) {
-            let logits = checked_logits(model, batch)?;
-            for (ids, lg) in batch.iter().zip(&logits) {
+            let ids: Vec<Vec<u32>> = batch.iter().map(|(_, ids)| ids.clone()).collect();
+            let logits = checked_logits(model, &ids)?;
+            for ((k, ids), lg) in batch.iter().zip(&logits) {
+                let mut nll = 0.0f64;
                 for pos in 0..ids.len() - 1 {
                     let lp = log_softmax(row(lg, pos, vocab));
-                    total -= lp[ids[pos + 1] as usize];
-                    count += 1;
+                    nll -= lp[ids[pos + 1] as usize];
                 }
+                out[*k] = vec![nll, (ids.len() - 1) as f64];
             }
         }
-        if count == 0 {
-            return Err(EvalError::Invalid {
-                harness: self.name.clone(),
-                message: "no text has two or more tokens to score".into(),
-            });
+        Ok(out)
+    }
+
+    /// `nll` = Σ NLL / Σ tokens over the scored texts, `perplexity` = exp(nll).
+    fn metrics(&self, tally: &Tally) -> Result<Metrics, EvalError> {
+        let totals = tally.totals();
+        let (total, count) = (totals.first().copied(), totals.get(1).copied());
+        let (Some(total), Some(count)) = (total, count) else {
+            return Err(self.no_tokens());
+        };
+        if count == 0.0 {
+            return Err(self.no_tokens());
         }
-        let nll = total / count as f64;
+        let nll = total / count;
         let mut m = Metrics::new();
         m.push("nll", nll, Direction::Minimize);
         m.push("perplexity", nll.exp(), Direction::Minimize);
         Ok(m)
+    }
+}
+
+impl Perplexity {
+    fn no_tokens(&self) -> EvalError {
+        EvalError::Invalid {
+            harness: self.name.clone(),
+            message: "no text has two or more tokens to score".into(),
+        }
     }
 }

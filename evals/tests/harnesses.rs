@@ -6,11 +6,14 @@ mod common;
 use common::{ab_model, close, write, Bigram, Chars};
 use mergesearch_evals::data::DataSpec;
 use mergesearch_evals::{
-    CausalLm, Direction, Entropy, EvalError, ExactMatch, Harness, MultipleChoice, Perplexity,
-    TextTokenizer,
+    score_tally, CausalLm, Direction, Entropy, EvalError, ExactMatch, Harness, MultipleChoice,
+    Perplexity, TextTokenizer,
 };
 
-/// Conformance: every harness gives finite metrics, the same ones twice.
+/// Conformance: every harness gives finite metrics, the same ones twice; scored in two
+/// parts (the second half first, each part in reverse order, as successive halving may),
+/// the tallies give exactly the metrics of one full evaluation; an index past the data is
+/// an error naming the harness.
 fn conformance(h: &dyn Harness, model: &dyn CausalLm, tok: &dyn TextTokenizer) {
     let a = h.evaluate(model, tok).unwrap();
     let b = h.evaluate(model, tok).unwrap();
@@ -23,6 +26,21 @@ fn conformance(h: &dyn Harness, model: &dyn CausalLm, tok: &dyn TextTokenizer) {
             h.name()
         );
     }
+    let n = h.examples();
+    let (first, second): (Vec<usize>, Vec<usize>) =
+        ((0..n / 2).rev().collect(), (n / 2..n).rev().collect());
+    let mut tally = score_tally(h, model, tok, &second).unwrap();
+    tally
+        .extend(h.name(), score_tally(h, model, tok, &first).unwrap())
+        .unwrap();
+    assert_eq!(
+        h.metrics(&tally).unwrap(),
+        a,
+        "{}: incremental scoring",
+        h.name()
+    );
+    let e = h.score_examples(model, tok, &[n]).unwrap_err().to_string();
+    assert!(e.contains(h.name()) && e.contains(&n.to_string()), "{e}");
 }
 
 #[test]
