@@ -101,6 +101,26 @@ fn a_database_of_another_schema_is_refused() {
 }
 
 #[test]
+fn a_version_2_database_is_read_as_it_is_and_upgraded_for_writing() {
+    // Version 2 (before successive halving) had no `rungs` table; nothing else differs.
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("study.db");
+    drop(study_with_trials(&db, 2));
+    raw(&db, "DROP TABLE rungs; PRAGMA user_version = 2;");
+    let r = SqliteStorage::open_read_only(&db, "s").unwrap();
+    assert_eq!(r.trials().unwrap().len(), 2);
+    assert_eq!(r.rung_scores(1).unwrap(), vec![]);
+    drop(r);
+    let w = SqliteStorage::open(&db, "s").unwrap();
+    assert_eq!(w.trials().unwrap().len(), 2);
+    let version: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+}
+
+#[test]
 fn a_read_only_study_can_be_read() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ro");
@@ -180,7 +200,9 @@ fn a_killed_writer_loses_no_committed_trial() {
         match last.state {
             TrialState::Complete => assert_eq!(snap, format!("snap-after-{}", last.id)),
             TrialState::Running => assert_eq!(snap, format!("snap-{}", last.id)),
-            TrialState::Failed => panic!("the writer fails no trial"),
+            TrialState::Failed | TrialState::Pruned => {
+                panic!("the writer fails and prunes no trial")
+            }
         }
         assert!(trials[..trials.len() - 1]
             .iter()

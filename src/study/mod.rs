@@ -47,7 +47,7 @@ pub use objectives::Objectives;
 pub use observer::{Observer, StopReason, TrialEvent};
 pub use open::DB_FILE;
 pub use storage::{NewTrial, SqliteStorage, Storage};
-pub use trial::{unix_now, MetricMap, Trial, TrialState};
+pub use trial::{unix_now, MetricMap, Rung, Trial, TrialState};
 pub use validate::Validated;
 
 use crate::error::Result;

@@ -7,10 +7,13 @@ use std::fmt;
 pub enum TrialState {
     /// Asked and being evaluated (or interrupted while it was: a resumed study re-runs it).
     Running,
-    /// Scored.
+    /// Scored on every example.
     Complete,
     /// Could not be scored; `error` says why.
     Failed,
+    /// Stopped early by successive halving: its metrics are those of the examples scored
+    /// up to the rung it was pruned at.
+    Pruned,
 }
 
 impl TrialState {
@@ -20,6 +23,7 @@ impl TrialState {
             TrialState::Running => "running",
             TrialState::Complete => "complete",
             TrialState::Failed => "failed",
+            TrialState::Pruned => "pruned",
         }
     }
 
@@ -30,11 +34,12 @@ impl TrialState {
             "running" => Some(TrialState::Running),
             "complete" => Some(TrialState::Complete),
             "failed" => Some(TrialState::Failed),
+            "pruned" => Some(TrialState::Pruned),
             _ => None,
         }
     }
 
-    /// Whether the trial is over (complete or failed).
+    /// Whether the trial is over (complete, failed or pruned).
     pub fn is_finished(self) -> bool {
         self != TrialState::Running
     }
@@ -60,7 +65,8 @@ pub struct Trial {
     pub genotype: Vec<f64>,
     /// The decoded recipe (mergekit YAML).
     pub recipe: String,
-    /// Every suite metric on the search split (complete trials).
+    /// Every suite metric on the search split (complete trials; pruned ones: on the examples
+    /// scored).
     pub metrics: Option<MetricMap>,
     /// Objective values in metric units, in declared order (complete trials).
     pub objectives: Option<Vec<f64>>,
@@ -80,6 +86,27 @@ pub struct Trial {
     pub started_at: f64,
     /// Seconds of planning plus lazy merging and scoring.
     pub seconds: Option<f64>,
+    /// The rungs reached under successive halving, in order (empty without a pruner).
+    pub rungs: Vec<Rung>,
+}
+
+/// A rung a trial reached under successive halving: what its examples scored so far gave
+/// (optuna's intermediate value at a step).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rung {
+    /// 0-based rung.
+    pub rung: usize,
+    /// Search-split examples scored by the end of this rung, over all harnesses.
+    pub examples: usize,
+    /// The suite's metrics on those examples.
+    pub metrics: MetricMap,
+    /// Their scalar (the study's minimized weighted sum).
+    pub scalar: f64,
+    /// Their total constraint violation (0 = feasible).
+    pub violation: f64,
+    /// Whether the trial went on to the next rung (false where it was pruned, and at the
+    /// last rung).
+    pub promoted: bool,
 }
 
 impl Trial {
@@ -100,6 +127,7 @@ impl Trial {
             seed,
             started_at: unix_now(),
             seconds: None,
+            rungs: Vec::new(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! test file calls [`conformance`] with a function that opens a fresh handle on one empty
 //! study storage (each call another handle on the same storage).
 
-use mergesearch::study::{MetricMap, NewTrial, Storage, Trial, TrialState};
+use mergesearch::study::{MetricMap, NewTrial, Rung, Storage, Trial, TrialState};
 use mergesearch::Error;
 
 /// A proposal for trial `id`: genotype `[id, -id]`, snapshot `snap-{id}`.
@@ -101,6 +101,43 @@ pub fn conformance(open: &(dyn Fn() -> Box<dyn Storage> + Sync)) {
     assert_eq!(stored[1].state, TrialState::Failed);
     assert_eq!(stored[1].error.as_deref(), Some("boom"));
 
+    // Rungs (successive halving): stored for a running trial with its per-example scores,
+    // never overwritten; the outcome of a pruned trial keeps its partial metrics and rungs,
+    // and drops the scores (they only serve to resume a running trial).
+    let t3 = create(s.as_mut());
+    assert_eq!(s.rung_scores(3).unwrap(), vec![]);
+    let rung = |k: usize, promoted: bool| Rung {
+        rung: k,
+        examples: 10 * (k + 1),
+        metrics: completed(&t3).metrics.unwrap(),
+        scalar: -0.1 * k as f64,
+        violation: 0.0,
+        promoted,
+    };
+    s.report_rung(3, &rung(0, true), "[0]").unwrap();
+    assert!(
+        s.report_rung(3, &rung(0, false), "[9]").is_err(),
+        "a rung is stored once"
+    );
+    s.report_rung(3, &rung(1, false), "[1]").unwrap();
+    assert!(
+        s.report_rung(1, &rung(0, true), "[0]").is_err(),
+        "a finished trial gets no rung"
+    );
+    assert_eq!(
+        s.rung_scores(3).unwrap(),
+        vec![(0, "[0]".to_string()), (1, "[1]".to_string())]
+    );
+    let mut p3 = completed(&t3);
+    p3.state = TrialState::Pruned;
+    s.finish_trial(&p3, "snap-after-3").unwrap();
+    assert_eq!(s.rung_scores(3).unwrap(), vec![]);
+    let stored = s.trials().unwrap();
+    assert_eq!(stored[2].state, TrialState::Pruned);
+    assert_eq!(stored[2].rungs, vec![rung(0, true), rung(1, false)]);
+    assert_eq!(stored[2].metrics, p3.metrics);
+    assert!(stored[0].rungs.is_empty());
+
     // Concurrent writers: two handles creating and finishing trials at once get distinct,
     // consecutive ids and lose nothing.
     std::thread::scope(|scope| {
@@ -116,8 +153,8 @@ pub fn conformance(open: &(dyn Fn() -> Box<dyn Storage> + Sync)) {
         }
     });
     let ids: Vec<u64> = s.trials().unwrap().iter().map(|t| t.id).collect();
-    assert_eq!(ids, (1..=52).collect::<Vec<_>>());
-    assert!(s.trials().unwrap()[2..]
+    assert_eq!(ids, (1..=53).collect::<Vec<_>>());
+    assert!(s.trials().unwrap()[3..]
         .iter()
         .all(|t| t.state == TrialState::Complete));
 
@@ -125,6 +162,6 @@ pub fn conformance(open: &(dyn Fn() -> Box<dyn Storage> + Sync)) {
     drop(s);
     let r = open();
     assert!(r.exists().unwrap());
-    assert_eq!(r.trials().unwrap().len(), 52);
+    assert_eq!(r.trials().unwrap().len(), 53);
     assert!(r.snapshot().unwrap().unwrap().starts_with("snap-after-"));
 }

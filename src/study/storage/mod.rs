@@ -20,7 +20,7 @@ pub use sqlite::SqliteStorage;
 
 use crate::error::Result;
 
-use super::trial::{MetricMap, Trial};
+use super::trial::{MetricMap, Rung, Trial};
 
 /// A new trial, as produced once the storage has assigned its id.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,14 +67,24 @@ pub trait Storage: Send {
 
     /// Stores the outcome of running trial `trial.id` (state, metrics, objectives, error,
     /// timings, hypervolume) and the searcher snapshot taken after its tell, in one
-    /// transaction. An error if the trial is not running (a finished trial is never
-    /// overwritten).
+    /// transaction, and drops the per-example scores of its rungs. An error if the trial is
+    /// not running (a finished trial is never overwritten).
     fn finish_trial(&mut self, trial: &Trial, snapshot: &str) -> Result<()>;
+
+    /// Stores rung `rung.rung` of running trial `id` (successive halving) with `scores`, the
+    /// per-example scores of the examples that rung added (opaque JSON, kept only while the
+    /// trial runs, so that a resumed trial does not score them again). An error if the trial
+    /// is not running or already has this rung (a rung is never overwritten).
+    fn report_rung(&mut self, id: u64, rung: &Rung, scores: &str) -> Result<()>;
+
+    /// The per-example scores stored with each rung of running trial `id`, by rung (empty
+    /// for a trial that reported no rung, or once it finished).
+    fn rung_scores(&self, id: u64) -> Result<Vec<(usize, String)>>;
 
     /// Stores the held-out metrics of finished trial `id`.
     fn set_heldout(&mut self, id: u64, metrics: &MetricMap) -> Result<()>;
 
-    /// Every trial, in id order.
+    /// Every trial, in id order, with its rungs.
     fn trials(&self) -> Result<Vec<Trial>>;
 
     /// The latest searcher snapshot (`None` before the study exists).

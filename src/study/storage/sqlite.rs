@@ -14,13 +14,32 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use super::{NewTrial, Storage};
 use crate::error::{Error, Result};
-use crate::study::trial::{unix_now, MetricMap, Trial, TrialState};
+use crate::study::trial::{unix_now, MetricMap, Rung, Trial, TrialState};
 
 /// How long a writer waits for another one's transaction.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Schema version kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+/// Schema version kept in `PRAGMA user_version`. Version 3 added `rungs`; a version-2 file
+/// is upgraded when opened for writing (the table is new, nothing else changes) and read as
+/// it is otherwise.
+const SCHEMA_VERSION: i64 = 3;
+
+/// The table version 3 added: one row per rung a trial reached under successive halving.
+/// `scores` (per-example scores) is kept only while the trial runs.
+const RUNGS: &str = "
+CREATE TABLE IF NOT EXISTS rungs (
+    study TEXT NOT NULL,
+    trial INTEGER NOT NULL,
+    rung INTEGER NOT NULL,
+    examples INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    scalar REAL NOT NULL,
+    violation REAL NOT NULL,
+    promoted INTEGER NOT NULL,
+    scores TEXT,
+    reported_at REAL NOT NULL,
+    PRIMARY KEY (study, trial, rung)
+);";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS studies (
@@ -59,6 +78,8 @@ pub struct SqliteStorage {
     conn: Connection,
     path: PathBuf,
     study: String,
+    /// Whether the file has the `rungs` table (a version-2 file opened read-only has not).
+    has_rungs: bool,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -75,10 +96,11 @@ impl SqliteStorage {
     /// `study`, for reading and writing.
     pub fn open(path: &Path, study: &str) -> Result<Self> {
         let conn = Connection::open(path).map_err(|e| sql_err(path, study, None, e))?;
-        let s = Self {
+        let mut s = Self {
             conn,
             path: path.to_path_buf(),
             study: study.to_string(),
+            has_rungs: true,
         };
         s.conn
             .busy_timeout(BUSY_TIMEOUT)
@@ -121,10 +143,11 @@ impl SqliteStorage {
                     .and_then(try_open)
             })
             .map_err(|e| sql_err(path, study, None, e))?;
-        let s = Self {
+        let mut s = Self {
             conn,
             path: path.to_path_buf(),
             study: study.to_string(),
+            has_rungs: true,
         };
         s.check_schema(false)?;
         Ok(s)
@@ -143,8 +166,9 @@ impl SqliteStorage {
         }
     }
 
-    /// Creates the schema in a new file, or checks that an existing file holds this schema.
-    fn check_schema(&self, create: bool) -> Result<()> {
+    /// Creates the schema in a new file, or checks that an existing file holds this schema
+    /// (upgrading a version-2 file when writing).
+    fn check_schema(&mut self, create: bool) -> Result<()> {
         let version: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -153,24 +177,71 @@ impl SqliteStorage {
             .conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(|e| self.err(None, e))?;
+        let install = |s: &Self, sql: &str| -> Result<()> {
+            s.conn.execute_batch(sql).map_err(|e| s.err(None, e))?;
+            s.conn
+                .pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(|e| s.err(None, e))
+        };
         match version {
             SCHEMA_VERSION => Ok(()),
-            0 if tables == 0 && create => {
-                self.conn
-                    .execute_batch(SCHEMA)
-                    .map_err(|e| self.err(None, e))?;
-                self.conn
-                    .pragma_update(None, "user_version", SCHEMA_VERSION)
-                    .map_err(|e| self.err(None, e))
+            2 if create => install(self, &format!("BEGIN IMMEDIATE; {RUNGS} COMMIT;")),
+            2 => {
+                self.has_rungs = false;
+                Ok(())
             }
+            0 if tables == 0 && create => install(self, &format!("{SCHEMA}{RUNGS}")),
             0 if tables == 0 => Err(self.bad(None, "the database is empty (no study in it)")),
             v => Err(self.bad(
                 None,
                 format!(
-                    "the database has schema version {v}, this mergesearch reads version {SCHEMA_VERSION} (written by another version of mergesearch, or not a study database)"
+                    "the database has schema version {v}, this mergesearch reads versions 2 and {SCHEMA_VERSION} (written by another version of mergesearch, or not a study database)"
                 ),
             )),
         }
+    }
+
+    /// Every stored rung of the study, by trial id.
+    fn rungs_by_trial(&self) -> Result<std::collections::HashMap<u64, Vec<Rung>>> {
+        let mut out: std::collections::HashMap<u64, Vec<Rung>> = Default::default();
+        if !self.has_rungs {
+            return Ok(out);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT trial, rung, examples, metrics, scalar, violation, promoted FROM rungs
+                 WHERE study = ?1 ORDER BY trial, rung",
+            )
+            .map_err(|e| self.err(None, e))?;
+        let rows = stmt
+            .query_map([&self.study], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as usize,
+                    r.get::<_, i64>(2)? as usize,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, f64>(4)?,
+                    r.get::<_, f64>(5)?,
+                    r.get::<_, bool>(6)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(None, e))?;
+        for (id, rung, examples, metrics, scalar, violation, promoted) in rows {
+            let metrics: MetricMap = self
+                .json(id, "rungs.metrics", Some(metrics))?
+                .unwrap_or_default();
+            out.entry(id).or_default().push(Rung {
+                rung,
+                examples,
+                metrics,
+                scalar,
+                violation,
+                promoted,
+            });
+        }
+        Ok(out)
     }
 
     fn json<T: serde::de::DeserializeOwned>(
@@ -360,7 +431,10 @@ impl Storage for SqliteStorage {
 
     fn finish_trial(&mut self, t: &Trial, snapshot: &str) -> Result<()> {
         if !t.state.is_finished() {
-            return Err(self.bad(Some(t.id), "finish_trial needs a complete or failed trial"));
+            return Err(self.bad(
+                Some(t.id),
+                "finish_trial needs a complete, failed or pruned trial",
+            ));
         }
         let (path, study) = (self.path.clone(), self.study.clone());
         let e = |x: rusqlite::Error| sql_err(&path, &study, Some(t.id), x);
@@ -406,12 +480,96 @@ impl Storage for SqliteStorage {
             params![study, snapshot],
         )
         .map_err(e)?;
+        tx.execute(
+            "UPDATE rungs SET scores = NULL WHERE study = ?1 AND trial = ?2",
+            params![study, t.id as i64],
+        )
+        .map_err(e)?;
         tx.commit().map_err(e)?;
         // Copy the WAL into the main file so that `study.db` alone holds the study. PASSIVE
         // never waits for readers; a checkpoint that cannot finish now finishes later.
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             .map_err(|x| self.err(Some(t.id), x))
+    }
+
+    fn report_rung(&mut self, id: u64, rung: &Rung, scores: &str) -> Result<()> {
+        let (path, study) = (self.path.clone(), self.study.clone());
+        let e = |x: rusqlite::Error| sql_err(&path, &study, Some(id), x);
+        let metrics = serde_json::Value::Object(rung.metrics.clone()).to_string();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let running: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM trials WHERE study = ?1 AND id = ?2 AND state = 'running'",
+                params![study, id as i64],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        if running == 0 {
+            return Err(sql_err(
+                &path,
+                &study,
+                Some(id),
+                "no running trial with this id",
+            ));
+        }
+        let exists: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM rungs WHERE study = ?1 AND trial = ?2 AND rung = ?3",
+                params![study, id as i64, rung.rung as i64],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        if exists > 0 {
+            return Err(sql_err(
+                &path,
+                &study,
+                Some(id),
+                format!(
+                    "rung {} is already stored (a rung is never overwritten)",
+                    rung.rung
+                ),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO rungs (study, trial, rung, examples, metrics, scalar, violation,
+             promoted, scores, reported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                study,
+                id as i64,
+                rung.rung as i64,
+                rung.examples as i64,
+                metrics,
+                rung.scalar,
+                rung.violation,
+                rung.promoted,
+                scores,
+                unix_now()
+            ],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
+    fn rung_scores(&self, id: u64) -> Result<Vec<(usize, String)>> {
+        if !self.has_rungs {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT rung, scores FROM rungs WHERE study = ?1 AND trial = ?2
+                 AND scores IS NOT NULL ORDER BY rung",
+            )
+            .map_err(|e| self.err(Some(id), e))?;
+        stmt.query_map(params![self.study, id as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as usize, r.get::<_, String>(1)?))
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| self.err(Some(id), e))
     }
 
     fn set_heldout(&mut self, id: u64, metrics: &MetricMap) -> Result<()> {
@@ -459,6 +617,7 @@ impl Storage for SqliteStorage {
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<Row>>>())
             .map_err(|e| self.err(None, e))?;
+        let mut rungs = self.rungs_by_trial()?;
         rows.into_iter()
             .map(|r| {
                 let id = r.id;
@@ -466,7 +625,7 @@ impl Storage for SqliteStorage {
                     self.bad(
                         Some(id),
                         format!(
-                            "state `{}` is not one of running, complete, failed",
+                            "state `{}` is not one of running, complete, failed, pruned",
                             r.state
                         ),
                     )
@@ -493,13 +652,15 @@ impl Storage for SqliteStorage {
                     seed: r.seed as u64,
                     started_at: r.started_at,
                     seconds: r.seconds,
+                    rungs: rungs.remove(&id).unwrap_or_default(),
                 };
-                if state == TrialState::Complete
+                if matches!(state, TrialState::Complete | TrialState::Pruned)
                     && (trial.metrics.is_none() || trial.objectives.is_none())
                 {
-                    return Err(
-                        self.bad(Some(id), "a complete trial without metrics or objectives")
-                    );
+                    return Err(self.bad(
+                        Some(id),
+                        format!("a {state} trial without metrics or objectives"),
+                    ));
                 }
                 Ok(trial)
             })
