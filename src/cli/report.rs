@@ -46,12 +46,14 @@ pub fn run_report(a: ReportArgs) -> Result<()> {
                 .collect(),
         })
         .collect();
-    let failed = trials
-        .iter()
-        .filter(|t| t.state == TrialState::Failed)
-        .count();
+    let count = |state: TrialState| trials.iter().filter(|t| t.state == state).count();
+    let failed = count(TrialState::Failed);
+    let pruned = match count(TrialState::Pruned) {
+        0 => String::new(),
+        n => format!(", {n} pruned"),
+    };
     println!(
-        "study `{}`: {} trials ({failed} failed), Pareto front of {}, hypervolume {:.4}",
+        "study `{}`: {} trials ({failed} failed{pruned}), Pareto front of {}, hypervolume {:.4}",
         cfg.name,
         trials.len(),
         rows.len(),

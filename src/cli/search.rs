@@ -49,14 +49,22 @@ impl Observer for Progress {
         self.worst = self.worst.max(e.overhead_seconds);
         self.trial_time += t.seconds.unwrap_or(0.0) + e.overhead_seconds;
         self.n += 1;
-        let what = match (&t.state, &t.objectives) {
-            (TrialState::Complete, Some(o)) => self
-                .names
+        let values = |o: &[f64]| {
+            self.names
                 .iter()
                 .zip(o)
                 .map(|(n, v)| format!("{n}={v:.4}"))
                 .collect::<Vec<_>>()
-                .join(" "),
+                .join(" ")
+        };
+        let what = match (&t.state, &t.objectives, t.rungs.last()) {
+            (TrialState::Complete, Some(o), _) => values(o),
+            (TrialState::Pruned, Some(o), Some(r)) => format!(
+                "pruned at rung {} ({} examples): {}",
+                r.rung,
+                r.examples,
+                values(o)
+            ),
             _ => format!("failed: {}", t.error.as_deref().unwrap_or("?")),
         };
         // A gradient study's trials are its logged steps: show the step and the loss.
@@ -157,6 +165,9 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
             None => eprintln!("baseline {}: {values} ({how})", b.name),
         }
     })?;
+    if let (Some(spec), Some(schedule)) = (&study.config.pruner, study.schedule()) {
+        eprintln!("{}", study::halving::describe(spec, schedule));
+    }
     let mut progress = Progress {
         bar,
         tty,
@@ -213,14 +224,25 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
             v.error.as_deref().unwrap_or_default()
         );
     }
+    let count = |state: TrialState| trials.iter().filter(|t| t.state == state).count();
+    let pruned = match count(TrialState::Pruned) {
+        0 => String::new(),
+        n => format!(", {n} pruned"),
+    };
     println!(
-        "{finished} trials ({} failed) in {}",
-        trials
-            .iter()
-            .filter(|t| t.state == TrialState::Failed)
-            .count(),
+        "{finished} trials ({} failed{pruned}) in {}",
+        count(TrialState::Failed),
         dir.display()
     );
+    if study.schedule().is_some() {
+        let full = study.search_examples();
+        let scored = study::halving::examples_scored(&trials, full);
+        println!(
+            "examples scored: {scored} of the {} a full evaluation of every trial takes ({:.0}%)",
+            full * finished,
+            100.0 * scored as f64 / (full * finished).max(1) as f64
+        );
+    }
     print!("{}", pareto_table(&study.objectives.names(), &validated));
     print!(
         "{}",

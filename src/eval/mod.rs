@@ -9,5 +9,5 @@ mod target;
 mod tokenizer;
 
 pub use lm::{disk_var_builder, load_tensors, LlamaLm};
-pub use target::{evaluate_suite, EvalTarget};
+pub use target::{evaluate_suite, EvalTarget, LoadedTarget};
 pub use tokenizer::HfTokenizer;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mergesearch_evals::{Metrics, ResolvedHarness, Suite};
+use mergesearch_evals::{CausalLm, Metrics, ResolvedHarness, Suite, TextTokenizer};
 
 use super::{HfTokenizer, LlamaLm};
 use crate::candidate::LazyCandidate;
@@ -52,14 +52,19 @@ impl EvalTarget {
     /// Scores every harness of `harnesses` and returns their metrics, each prefixed with its
     /// harness name (`perplexity/nll`).
     pub fn evaluate(self, harnesses: &[ResolvedHarness]) -> Result<Metrics> {
+        self.load(harnesses)?.evaluate(harnesses)
+    }
+
+    /// Builds what `harnesses` need: the model (for model harnesses) and a directory (for
+    /// command harnesses; a merge is written out only then).
+    pub fn load(self, harnesses: &[ResolvedHarness]) -> Result<LoadedTarget> {
         let needs_model = harnesses
             .iter()
             .any(|h| matches!(h, ResolvedHarness::Model(_)));
         let needs_dir = harnesses
             .iter()
             .any(|h| matches!(h, ResolvedHarness::Command(_)));
-        // A merge target is written out only for command harnesses (they read files).
-        let mut _tmp = None;
+        let mut tmp = None;
         let (dir, model): (Option<PathBuf>, Option<(LlamaLm, HfTokenizer)>) = match self {
             EvalTarget::Dir(d) => {
                 let m = if needs_model {
@@ -75,7 +80,7 @@ impl EvalTarget {
                     let t = merge_tmp_dir()?;
                     let out = t.path().join("merged");
                     merge::run(&plan, &out, &opts, u64::MAX, |_, _, _| {})?;
-                    _tmp = Some(t);
+                    tmp = Some(t);
                     Some(out)
                 } else {
                     None
@@ -95,9 +100,45 @@ impl EvalTarget {
         if let Some((lm, tok)) = &model {
             check_vocab(lm, tok)?;
         }
+        Ok(LoadedTarget {
+            dir,
+            model,
+            _tmp: tmp,
+        })
+    }
+}
+
+/// A target ready to be scored: its model and/or directory, as its harnesses need.
+pub struct LoadedTarget {
+    dir: Option<PathBuf>,
+    model: Option<(LlamaLm, HfTokenizer)>,
+    /// The temporary directory of a merge written out for command harnesses.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for LoadedTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedTarget")
+            .field("dir", &self.dir)
+            .field("model", &self.model.is_some())
+            .finish()
+    }
+}
+
+impl LoadedTarget {
+    /// The model and its tokenizer, when a model harness was among those it was loaded for.
+    pub fn model(&self) -> Option<(&dyn CausalLm, &dyn TextTokenizer)> {
+        self.model
+            .as_ref()
+            .map(|(lm, tok)| (lm as &dyn CausalLm, tok as &dyn TextTokenizer))
+    }
+
+    /// Scores every harness of `harnesses` (those it was loaded for) and returns their
+    /// metrics, each prefixed with its harness name.
+    pub fn evaluate(&self, harnesses: &[ResolvedHarness]) -> Result<Metrics> {
         let mut out = Metrics::new();
         for h in harnesses {
-            let metrics = match (h, &model, &dir) {
+            let metrics = match (h, &self.model, &self.dir) {
                 (ResolvedHarness::Model(h), Some((lm, tok)), _) => h.evaluate(lm, tok)?,
                 (ResolvedHarness::Command(c), _, Some(d)) => c.evaluate_dir(d)?,
                 _ => {
@@ -145,7 +186,6 @@ fn sweep_merge_tmp_dirs(root: &Path) {
 /// any data is read rather than on the first out-of-range token. (A model may have more rows
 /// than the tokenizer has tokens; HF checkpoints often pad the vocabulary.)
 fn check_vocab(lm: &LlamaLm, tok: &HfTokenizer) -> Result<()> {
-    use mergesearch_evals::CausalLm;
     if tok.vocab_size() > lm.vocab_size() {
         return Err(Error::tokenizer(
             tok.path(),

@@ -20,6 +20,7 @@
 //! constraints:
 //!   - {metric: add/accuracy, min: 0.2}
 //! searcher: {type: cmaes}
+//! pruner: {type: successive_halving, min_fraction: 0.25, reduction_factor: 3}
 //! budget: {trials: 40, seconds: 1800}
 //! seed: 0
 //! ```
@@ -69,7 +70,7 @@ pub struct ConstraintSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
-    /// Finished trials (complete or failed), counting those of earlier runs.
+    /// Finished trials (complete, pruned or failed), counting those of earlier runs.
     #[serde(default)]
     pub trials: Option<usize>,
     /// Wall-clock seconds of this run.
@@ -116,6 +117,9 @@ pub struct StudyConfig {
     /// Memory for the task-vector ranking cache shared by candidates, in MB (default 1024).
     #[serde(default)]
     pub rank_cache_mb: Option<usize>,
+    /// Stops unpromising candidates after a fraction of the examples ([`super::halving`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruner: Option<super::halving::PrunerSpec>,
 }
 
 fn default_searcher() -> SearcherConfig {
@@ -245,6 +249,14 @@ impl StudyConfig {
         let gradient = matches!(cfg.searcher, SearcherConfig::Adamerging(_));
         if gradient && !cfg.enqueue.is_empty() {
             return err("enqueue: an adamerging study follows its gradient from `search.parameters.weight.init`; it evaluates no enqueued points".into());
+        }
+        if let Some(p) = &cfg.pruner {
+            if gradient {
+                return err("pruner: an adamerging study follows one gradient path; there are no candidates to prune".into());
+            }
+            if let Some(m) = p.problem() {
+                return err(m);
+            }
         }
         if gradient && cfg.budget.trials.is_some() {
             return err("budget.trials: an adamerging study runs `searcher.steps` steps and stores every `log_every`-th as a trial; remove budget.trials (budget.seconds may cut it short)".into());

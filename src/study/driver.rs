@@ -12,10 +12,12 @@ use std::time::Instant;
 use mergesearch_evals::ResolvedHarness;
 use mergesearch_searchers::Searcher;
 
+use super::halving::trial::{score_in_rungs, Resumed, RungScored};
+use super::halving::{Ladder, Schedule};
 use super::ledger::Ledger;
 use super::observer::{Observer, StopReason};
 use super::storage::NewTrial;
-use super::trial::{MetricMap, Trial, TrialState};
+use super::trial::{MetricMap, Rung, Trial, TrialState};
 use super::{Study, StudySearcher};
 use crate::error::{Error, Result};
 use crate::eval::EvalTarget;
@@ -40,16 +42,61 @@ pub(super) fn score(
     ranks: &Arc<RankCache>,
     harnesses: &[ResolvedHarness],
 ) -> Result<MetricMap> {
-    let plan = Plan::build(recipe.clone(), label)?;
-    let target = EvalTarget::Merge {
+    score_target(label, target(label, recipe, seed, ranks)?, harnesses)
+}
+
+/// The lazy candidate of `recipe` (planned now), with random masks seeded by `seed`.
+fn target(
+    label: &Path,
+    recipe: &MergeConfig,
+    seed: u64,
+    ranks: &Arc<RankCache>,
+) -> Result<EvalTarget> {
+    Ok(EvalTarget::Merge {
         path: label.to_path_buf(),
-        plan: Box::new(plan),
+        plan: Box::new(Plan::build(recipe.clone(), label)?),
         opts: MergeOptions {
             seed,
             ranks: Some(ranks.clone()),
         },
-    };
-    score_target(label, target, harnesses)
+    })
+}
+
+/// Judges a rung a trial scored: its scalar and violation, and whether it goes on (never
+/// after the last rung).
+fn judge_rung(
+    objectives: &super::Objectives,
+    schedule: &Schedule,
+    ladder: &mut Ladder,
+    scored: &RungScored,
+) -> Result<Rung> {
+    let e = objectives.evaluate(&scored.metrics)?;
+    let promoted =
+        !schedule.is_last(scored.rung) && ladder.promote(scored.rung, (e.violation, e.scalar));
+    Ok(Rung {
+        rung: scored.rung,
+        examples: scored.examples,
+        metrics: scored.metrics.clone(),
+        scalar: e.scalar,
+        violation: e.violation,
+        promoted,
+    })
+}
+
+/// The ladder of the rungs `stored` trials reported (every rung but the last is a
+/// competition); its decisions stand as stored.
+fn ladder_of(
+    schedule: &Schedule,
+    stored: &[Trial],
+    spec: Option<&super::halving::PrunerSpec>,
+) -> Ladder {
+    let mut ladder = Ladder::new(spec.map_or(2, |p| p.reduction_factor()));
+    for r in stored.iter().flat_map(|t| &t.rungs) {
+        if !schedule.is_last(r.rung) {
+            ladder.record(r.rung, (r.violation, r.scalar));
+        }
+    }
+    ladder
 }
 
 /// Scores `target` on `harnesses`; returns all metrics (a non-finite one is an error naming
@@ -72,8 +119,22 @@ pub(super) fn score_target(
         .collect())
 }
 
-/// What an evaluation thread sends back: the trial, its metrics or error, and seconds.
-type Scored = (Trial, Result<MetricMap>, f64);
+/// What an evaluation thread sends back: the trial, its metrics (and whether it was pruned)
+/// or error, and seconds.
+type Scored = (Trial, Result<(MetricMap, bool)>, f64);
+
+/// A message from an evaluation thread to the driver.
+enum Msg {
+    /// A trial is done.
+    Done(Scored),
+    /// Trial `id` scored a rung (successive halving): the driver judges it, stores it, and
+    /// replies whether the trial goes on.
+    Rung {
+        id: u64,
+        scored: RungScored,
+        reply: mpsc::Sender<Result<bool>>,
+    },
+}
 
 impl Study {
     /// Runs trials until the budget is spent or `stop` is set (checked before each new
@@ -98,6 +159,7 @@ impl Study {
             ranks,
             columns,
             enqueued,
+            schedule,
             ..
         } = self;
         let StudySearcher::Ask(searcher) = searcher else {
@@ -110,25 +172,62 @@ impl Study {
         // Trials ever created: the first `enqueued.len()` of a study are its enqueued points.
         let mut created = stored.len();
         let mut ledger = Ledger::start(dir, columns.clone(), objectives, &stored, observers)?;
+        let mut ladder = schedule
+            .as_ref()
+            .map(|s| ladder_of(s, &stored, config.pruner.as_ref()));
+        // Rungs reached by the trials in flight, for their outcome.
+        let mut rungs: HashMap<u64, Vec<Rung>> = HashMap::new();
         let mut rerun: VecDeque<Trial> = stored
             .into_iter()
             .filter(|t| t.state == TrialState::Running)
             .collect();
-        let (tx, rx) = mpsc::channel::<Scored>();
+        let (tx, rx) = mpsc::channel::<Msg>();
         let mut in_flight = 0usize;
         let mut ask_seconds: HashMap<u64, f64> = HashMap::new();
         let mut carried = 0.0;
-        let (harnesses, ranks) = (&*harnesses, &*ranks);
+        let (harnesses, ranks, schedule) = (&*harnesses, &*ranks, schedule.as_ref());
         let reason = std::thread::scope(|scope| -> Result<StopReason> {
-            let spawn = |trial: Trial| {
+            // Owned here, so that it is dropped before the scope joins the threads: a thread
+            // waiting for a judgement the driver will not give (it stopped on an error)
+            // then wakes up instead of waiting forever.
+            let rx = rx;
+            let spawn = |trial: Trial, resumed: Resumed| {
                 let tx = tx.clone();
                 scope.spawn(move || {
                     let label = Path::new("<candidate>").join(format!("trial {}", trial.id));
                     let t0 = Instant::now();
-                    let scored = MergeConfig::from_yaml(&trial.recipe, &label)
-                        .and_then(|r| score(&label, &r, trial.seed, ranks, harnesses));
+                    let scored =
+                        MergeConfig::from_yaml(&trial.recipe, &label).and_then(
+                            |r| match schedule {
+                                None => score(&label, &r, trial.seed, ranks, harnesses)
+                                    .map(|m| (m, false)),
+                                Some(schedule) => {
+                                    let id = trial.id;
+                                    let mut judge = |scored: RungScored| -> Result<bool> {
+                                        let (reply, answer) = mpsc::channel();
+                                        tx.send(Msg::Rung { id, scored, reply }).map_err(|_| {
+                                            Error::model("study driver", "the driver stopped")
+                                        })?;
+                                        answer.recv().map_err(|_| {
+                                            Error::model("study driver", "the driver stopped")
+                                        })?
+                                    };
+                                    let load =
+                                        || target(&label, &r, trial.seed, ranks)?.load(harnesses);
+                                    score_in_rungs(
+                                        &label.display().to_string(),
+                                        load,
+                                        harnesses,
+                                        schedule,
+                                        resumed,
+                                        &mut judge,
+                                    )
+                                    .map(|d| (d.metrics, d.pruned))
+                                }
+                            },
+                        );
                     // The receiver outlives every evaluation thread (scoped threads).
-                    let _ = tx.send((trial, scored, t0.elapsed().as_secs_f64()));
+                    let _ = tx.send(Msg::Done((trial, scored, t0.elapsed().as_secs_f64())));
                 });
             };
             loop {
@@ -141,8 +240,13 @@ impl Study {
                     if let Some(t) = rerun.pop_front() {
                         let t0 = Instant::now();
                         storage.restart_trial(t.id)?;
+                        let resumed = Resumed {
+                            rungs: t.rungs.clone(),
+                            scores: storage.rung_scores(t.id)?,
+                        };
+                        rungs.insert(t.id, t.rungs.clone());
                         ask_seconds.insert(t.id, t0.elapsed().as_secs_f64());
-                        spawn(t);
+                        spawn(t, resumed);
                         in_flight += 1;
                         continue;
                     }
@@ -183,18 +287,41 @@ impl Study {
                     })?;
                     created += 1;
                     ask_seconds.insert(trial.id, t0.elapsed().as_secs_f64());
-                    spawn(trial);
+                    spawn(trial, Resumed::default());
                     in_flight += 1;
                 }
                 if in_flight == 0 {
                     return Ok(reason.unwrap_or(StopReason::Trials));
                 }
-                let (mut t, scored, seconds) = rx
+                let msg = rx
                     .recv()
                     .map_err(|_| Error::model("study driver", "an evaluation thread died"))?;
+                let (mut t, scored, seconds) = match msg {
+                    Msg::Done(done) => done,
+                    Msg::Rung { id, scored, reply } => {
+                        let (Some(schedule), Some(ladder)) = (schedule, ladder.as_mut()) else {
+                            unreachable!("only a pruned study scores rungs")
+                        };
+                        let judged = judge_rung(objectives, schedule, ladder, &scored)
+                            .map(|rung| (rung, scored.scores));
+                        let stored = match judged {
+                            Ok((rung, scores)) => {
+                                storage.report_rung(id, &rung, &scores)?;
+                                let promoted = rung.promoted;
+                                rungs.entry(id).or_default().push(rung);
+                                Ok(promoted)
+                            }
+                            Err(e) => Err(e),
+                        };
+                        // A thread that is gone has nothing left to be told.
+                        let _ = reply.send(stored);
+                        continue;
+                    }
+                };
                 in_flight -= 1;
                 let t0 = Instant::now();
                 t.seconds = Some(seconds);
+                t.rungs = rungs.remove(&t.id).unwrap_or_default();
                 let outcome = Ledger::settle(objectives, &mut t, scored);
                 let change = ledger.track(objectives, storage.as_mut(), &mut t)?;
                 searcher

@@ -181,7 +181,7 @@ impl Study {
                     for (task, v) in trainer.tasks.iter().zip(&r.per_task) {
                         m.insert(format!("adamerging/{}", task.name), (*v).into());
                     }
-                    m
+                    (m, false)
                 });
             t.seconds = Some(t0.elapsed().as_secs_f64());
             let _ = Ledger::settle(objectives, &mut t, scored);

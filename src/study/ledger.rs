@@ -53,12 +53,21 @@ impl Ledger {
         })
     }
 
-    /// Fills in `t`'s outcome from its scored metrics (or its error) and returns what the
-    /// searcher is told.
-    pub fn settle(objectives: &Objectives, t: &mut Trial, scored: Result<MetricMap>) -> Outcome {
-        match scored.and_then(|m| objectives.evaluate(&m).map(|e| (m, e))) {
-            Ok((metrics, e)) => {
-                t.state = TrialState::Complete;
+    /// Fills in `t`'s outcome from its scored metrics and whether it was pruned (or its
+    /// error) and returns what the searcher is told: a pruned trial's partial objectives,
+    /// as if complete (each searcher's treatment is in the README's pruner section).
+    pub fn settle(
+        objectives: &Objectives,
+        t: &mut Trial,
+        scored: Result<(MetricMap, bool)>,
+    ) -> Outcome {
+        match scored.and_then(|(m, pruned)| objectives.evaluate(&m).map(|e| (m, pruned, e))) {
+            Ok((metrics, pruned, e)) => {
+                t.state = if pruned {
+                    TrialState::Pruned
+                } else {
+                    TrialState::Complete
+                };
                 t.metrics = Some(metrics);
                 t.scalar = Some(e.scalar);
                 t.feasible = Some(e.violation == 0.0);

@@ -23,6 +23,7 @@ pub mod enqueue;
 pub mod fingerprint;
 pub mod front;
 pub mod gradient;
+pub mod halving;
 mod ledger;
 pub mod lock;
 pub mod objectives;
@@ -79,6 +80,8 @@ pub struct Study {
     baselines: Vec<baselines::BaselinePlan>,
     /// The genotypes of `enqueue:`, evaluated as the study's first trials.
     enqueued: Vec<Vec<f64>>,
+    /// The rungs of successive halving (`pruner:`), if the study prunes.
+    schedule: Option<halving::Schedule>,
     ranks: Arc<RankCache>,
     columns: views::Columns,
     _lock: StudyLock,
@@ -103,6 +106,22 @@ impl Study {
     /// The names of the study's baselines, in the study file's order.
     pub fn baseline_names(&self) -> Vec<String> {
         self.baselines.iter().map(|b| b.name.clone()).collect()
+    }
+
+    /// The rungs of successive halving, if the study prunes.
+    pub fn schedule(&self) -> Option<&halving::Schedule> {
+        self.schedule.as_ref()
+    }
+
+    /// Search-split examples of one full evaluation, over the model harnesses.
+    pub fn search_examples(&self) -> usize {
+        self.harnesses
+            .iter()
+            .map(|h| match h {
+                mergesearch_evals::ResolvedHarness::Model(m) => m.examples(),
+                mergesearch_evals::ResolvedHarness::Command(_) => 0,
+            })
+            .sum()
     }
 
     /// The stored trials, in id order.

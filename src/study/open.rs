@@ -57,6 +57,11 @@ impl Study {
         let suite = Suite::load(&config.evals)?;
         let harnesses = suite.resolve(Split::Search)?;
         let mut objectives = Objectives::new(&config, &harnesses, config_path)?;
+        let schedule = config
+            .pruner
+            .as_ref()
+            .map(|p| super::halving::schedule(p, &harnesses, config.seed, config_path))
+            .transpose()?;
         let ranks = Arc::new(RankCache::new(
             config.rank_cache_mb.unwrap_or(1024).saturating_mul(1 << 20),
         ));
@@ -199,6 +204,7 @@ impl Study {
             genes: space.labels(),
             senses: objectives.to_minimized(&vec![1.0; objectives.objectives.len()]),
             baselines: Vec::new(),
+            halving: schedule.is_some(),
         };
         Ok(Self {
             config,
@@ -212,6 +218,7 @@ impl Study {
             trainer,
             baselines,
             enqueued,
+            schedule,
             ranks,
             columns,
             _lock: lock,

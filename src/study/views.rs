@@ -49,6 +49,9 @@ pub struct Columns {
     pub senses: Vec<f64>,
     /// The study's scored baselines, for `pareto.csv`'s `dominates` columns.
     pub baselines: Vec<BaselinePoint>,
+    /// Whether the study prunes (successive halving): `trials.csv` then has `rung` (the last
+    /// rung reached, 0-based) and `examples` (search-split examples scored) columns.
+    pub halving: bool,
 }
 
 /// A baseline's objective vectors in minimized coordinates, where it could be scored.
@@ -75,6 +78,10 @@ impl Columns {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if self.halving {
+            h.push("rung".into());
+            h.push("examples".into());
+        }
         h.extend(self.objectives.iter().map(|o| format!("objective:{o}")));
         h.extend(self.metrics.iter().map(|m| format!("metric:{m}")));
         h.extend(self.genes.iter().map(|g| format!("gene:{g}")));
@@ -92,6 +99,11 @@ impl Columns {
             fmt(t.hypervolume),
             fmt(t.seconds),
         ];
+        if self.halving {
+            let last = t.rungs.last();
+            r.push(last.map(|x| x.rung.to_string()).unwrap_or_default());
+            r.push(last.map(|x| x.examples.to_string()).unwrap_or_default());
+        }
         for i in 0..self.objectives.len() {
             r.push(fmt(t.objectives.as_ref().and_then(|o| o.get(i).copied())));
         }
@@ -324,6 +336,7 @@ mod tests {
             genes: vec!["g".into()],
             senses: vec![-1.0, -1.0],
             baselines: Vec::new(),
+            halving: false,
         };
         let tmp = tempfile::tempdir().unwrap();
         let (live, scratch) = (tmp.path().join("live"), tmp.path().join("scratch"));
