@@ -13,7 +13,7 @@ use mergesearch_evals::ResolvedHarness;
 use mergesearch_searchers::Searcher;
 
 use super::halving::trial::{score_in_rungs, Resumed, RungScored};
-use super::halving::{Ladder, Schedule};
+use super::halving::{judge, Ladder, Schedule};
 use super::ledger::Ledger;
 use super::observer::{Observer, StopReason};
 use super::storage::NewTrial;
@@ -59,27 +59,6 @@ fn target(
             seed,
             ranks: Some(ranks.clone()),
         },
-    })
-}
-
-/// Judges a rung a trial scored: its scalar and violation, and whether it goes on (never
-/// after the last rung).
-fn judge_rung(
-    objectives: &super::Objectives,
-    schedule: &Schedule,
-    ladder: &mut Ladder,
-    scored: &RungScored,
-) -> Result<Rung> {
-    let e = objectives.evaluate(&scored.metrics)?;
-    let promoted =
-        !schedule.is_last(scored.rung) && ladder.promote(scored.rung, (e.violation, e.scalar));
-    Ok(Rung {
-        rung: scored.rung,
-        examples: scored.examples,
-        metrics: scored.metrics.clone(),
-        scalar: e.scalar,
-        violation: e.violation,
-        promoted,
     })
 }
 
@@ -302,7 +281,7 @@ impl Study {
                         let (Some(schedule), Some(ladder)) = (schedule, ladder.as_mut()) else {
                             unreachable!("only a pruned study scores rungs")
                         };
-                        let judged = judge_rung(objectives, schedule, ladder, &scored)
+                        let judged = judge(objectives, schedule, ladder, &scored)
                             .map(|rung| (rung, scored.scores));
                         let stored = match judged {
                             Ok((rung, scores)) => {

@@ -233,6 +233,28 @@ pub fn describe(spec: &PrunerSpec, schedule: &Schedule) -> String {
     )
 }
 
+/// Judges a rung trial scored: its scalar and violation under `objectives`, and whether it
+/// goes on (the ladder's rule; never after the last rung). The result is what the driver
+/// stores.
+pub fn judge(
+    objectives: &crate::study::Objectives,
+    schedule: &Schedule,
+    ladder: &mut Ladder,
+    scored: &trial::RungScored,
+) -> Result<crate::study::Rung> {
+    let e = objectives.evaluate(&scored.metrics)?;
+    let promoted =
+        !schedule.is_last(scored.rung) && ladder.promote(scored.rung, (e.violation, e.scalar));
+    Ok(crate::study::Rung {
+        rung: scored.rung,
+        examples: scored.examples,
+        metrics: scored.metrics.clone(),
+        scalar: e.scalar,
+        violation: e.violation,
+        promoted,
+    })
+}
+
 /// What a rung compares: (total constraint violation, scalar), lexicographically; smaller
 /// is better.
 pub type RungKey = (f64, f64);

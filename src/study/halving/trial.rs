@@ -2,7 +2,7 @@
 //! examples the rungs before it did not, and a judge (the driver: [`super::Ladder`] and the
 //! storage) decides after each rung whether the trial goes on.
 
-use mergesearch_evals::{score_tally, ResolvedHarness, Tally};
+use mergesearch_evals::{score_tally, CausalLm, ResolvedHarness, Tally, TextTokenizer};
 
 use super::Schedule;
 use crate::error::{Error, Result};
@@ -42,13 +42,25 @@ pub struct RungsDone {
     pub pruned: bool,
 }
 
+/// What rungs are scored on: a built candidate's model and tokenizer.
+pub trait RungModel {
+    /// The model and its tokenizer (`None`: the candidate was built without a model).
+    fn parts(&self) -> Option<(&dyn CausalLm, &dyn TextTokenizer)>;
+}
+
+impl RungModel for LoadedTarget {
+    fn parts(&self) -> Option<(&dyn CausalLm, &dyn TextTokenizer)> {
+        self.model()
+    }
+}
+
 /// Scores trial `label` rung by rung on `harnesses` (model harnesses only), from where
 /// `resumed` left it: `load` builds the candidate (only if a rung is left to score), `judge`
 /// stores each scored rung and says whether the trial goes on (its answer after the last
 /// rung is ignored).
-pub fn score_in_rungs(
+pub fn score_in_rungs<M: RungModel>(
     label: &str,
-    load: impl FnOnce() -> Result<LoadedTarget>,
+    load: impl FnOnce() -> Result<M>,
     harnesses: &[ResolvedHarness],
     schedule: &Schedule,
     resumed: Resumed,
@@ -111,7 +123,7 @@ pub fn score_in_rungs(
     }
     let target = load()?;
     let (lm, tok) = target
-        .model()
+        .parts()
         .ok_or_else(|| bad("the candidate has no model to score".into()))?;
     for rung in resumed.rungs.len()..schedule.rungs() {
         let mut added = Vec::with_capacity(models.len());
