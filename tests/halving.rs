@@ -323,3 +323,188 @@ fn a_trial_interrupted_between_rungs_resumes_without_scoring_an_example_again() 
     );
     assert!(out.unwrap_err().contains("missing"));
 }
+
+/// The demo-like study of `common::study` with successive halving (rungs at 12 / 36 / 48
+/// examples per task) and no baseline (they are not what is tested here).
+fn pruned_study(name: &str, trials: usize) -> String {
+    common::study::study_yaml(name, "cmaes", trials)
+        + "pruner: {type: successive_halving, min_fraction: 0.25, reduction_factor: 3}\nbaselines: []\n"
+}
+
+/// Every stored rung, in the order they were reported: (trial, rung, examples, metrics,
+/// scalar, violation, promoted).
+type RungRow = (u64, usize, usize, String, f64, f64, bool);
+
+fn rung_rows(db: &std::path::Path) -> Vec<RungRow> {
+    try_rung_rows(db).unwrap()
+}
+
+/// [`rung_rows`], or the error of a database still being created.
+fn try_rung_rows(db: &std::path::Path) -> rusqlite::Result<Vec<RungRow>> {
+    let c = rusqlite::Connection::open(db)?;
+    let mut stmt = c.prepare(
+        "SELECT trial, rung, examples, metrics, scalar, violation, promoted FROM rungs
+         ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)? as u64,
+            r.get::<_, i64>(1)? as usize,
+            r.get::<_, i64>(2)? as usize,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
+    })?;
+    rows.collect()
+}
+
+/// The stored decisions are the rule replayed over the rungs in the order they were
+/// reported; each trial's state and metrics follow from its last rung.
+fn check_rungs(dir: &std::path::Path) -> Vec<mergesearch::study::Trial> {
+    use mergesearch::study::{SqliteStorage, Storage, TrialState};
+    let rows = rung_rows(&dir.join("study.db"));
+    let mut ladder = Ladder::new(3);
+    for (id, rung, _, _, scalar, violation, promoted) in &rows {
+        let want = *rung < 2 && ladder.promote(*rung, (*violation, *scalar));
+        assert_eq!(*promoted, want, "trial {id} rung {rung}");
+    }
+    let trials = SqliteStorage::open_read_only(&dir.join("study.db"), "sh")
+        .unwrap()
+        .trials()
+        .unwrap();
+    for t in &trials {
+        let last = t.rungs.last().expect("every trial reports rungs");
+        assert_eq!(
+            t.rungs.iter().map(|r| r.rung).collect::<Vec<_>>(),
+            (0..=last.rung).collect::<Vec<_>>()
+        );
+        assert_eq!(last.examples, [48, 144, 192][last.rung], "trial {}", t.id);
+        let state = if last.rung == 2 {
+            TrialState::Complete
+        } else {
+            TrialState::Pruned
+        };
+        assert_eq!(t.state, state, "trial {}", t.id);
+        assert_eq!(t.metrics.as_ref(), Some(&last.metrics), "trial {}", t.id);
+        assert_eq!(t.scalar, Some(last.scalar), "trial {}", t.id);
+    }
+    trials
+}
+
+#[test]
+fn a_pruned_study_follows_the_rule_and_its_complete_trials_equal_a_full_evaluation() {
+    use mergesearch::study::TrialState;
+    let ws = common::study::workspace();
+    std::fs::write(ws.path().join("sh.yaml"), pruned_study("sh", 12)).unwrap();
+    let out = common::study::run_ok(ws.path(), &["search", "sh.yaml", "--out", "sh"]);
+    let dir = ws.path().join("sh");
+    let trials = check_rungs(&dir);
+    assert_eq!(trials.len(), 12);
+    let pruned = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .count();
+    assert!(pruned > 0 && pruned < 12, "{pruned} of 12 pruned");
+    assert!(
+        out.contains("pruned) in") && out.contains("examples scored: "),
+        "{out}"
+    );
+    // trials.csv: the state, the last rung and the examples scored.
+    for row in common::study::read_trials(&dir) {
+        let t = &trials[row["trial"].parse::<usize>().unwrap() - 1];
+        let last = t.rungs.last().unwrap();
+        assert_eq!(row["state"], t.state.as_str());
+        assert_eq!(row["rung"], last.rung.to_string());
+        assert_eq!(row["examples"], last.examples.to_string());
+    }
+    // A complete trial was scored rung by rung in the seeded order; its metrics are those
+    // of one full evaluation of its recipe, exactly.
+    let t = trials
+        .iter()
+        .find(|t| t.state == TrialState::Complete)
+        .unwrap();
+    std::fs::write(ws.path().join("recipe.yaml"), &t.recipe).unwrap();
+    let full = common::eval_metrics(ws.path(), "recipe.yaml", "zoo/evals.yaml", "search");
+    let stored: std::collections::BTreeMap<String, f64> = t
+        .metrics
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_f64().unwrap()))
+        .collect();
+    assert_eq!(stored, full, "trial {}", t.id);
+}
+
+#[test]
+fn a_study_killed_between_two_rungs_resumes_without_rescoring() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let ws = common::study::workspace();
+    std::fs::write(ws.path().join("sh.yaml"), pruned_study("sh", 30)).unwrap();
+    let dir = ws.path().join("sh");
+    let db = dir.join("study.db");
+    // Trials running with at least one stored rung (a study killed between two rungs).
+    let mid_trial = || -> Vec<RungRow> {
+        if !db.exists() {
+            return Vec::new();
+        }
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let running: Vec<i64> = c
+            .prepare("SELECT id FROM trials WHERE state = 'running'")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get(0))?
+                    .collect::<Result<Vec<i64>, _>>()
+            })
+            .unwrap_or_default();
+        try_rung_rows(&db)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| running.contains(&(r.0 as i64)))
+            .collect()
+    };
+    let mut caught = Vec::new();
+    for attempt in 0..5 {
+        let mut args = vec!["search", "sh.yaml", "--out", "sh"];
+        if attempt > 0 {
+            args.push("--resume");
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mergesearch"))
+            .current_dir(ws.path())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while mid_trial().is_empty() && t0.elapsed() < Duration::from_secs(120) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The trial may have finished between the look and the kill: try again.
+        caught = mid_trial();
+        if !caught.is_empty() {
+            break;
+        }
+    }
+    assert!(!caught.is_empty(), "never killed a trial between two rungs");
+    let out = common::study::run_ok(ws.path(), &["search", "sh.yaml", "--out", "sh", "--resume"]);
+    assert!(out.contains("30 trials"), "{out}");
+    // The rungs stored before the kill are still there, unchanged, and the resumed run
+    // stored only the rungs after them (storing one again is refused, so a rescored rung
+    // would have failed the resume).
+    let after = rung_rows(&db);
+    for row in &caught {
+        assert!(
+            after.contains(row),
+            "rung {} of trial {} changed",
+            row.1,
+            row.0
+        );
+    }
+    let trials = check_rungs(&dir);
+    assert_eq!(trials.len(), 30);
+    assert!(trials.iter().all(|t| t.state.is_finished()));
+}

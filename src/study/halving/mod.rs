@@ -297,8 +297,11 @@ impl Ladder {
     }
 }
 
+/// Lexicographic order of keys. `+ 0.0` turns −0 into +0: a sum over nothing is −0 in
+/// Rust, the storage gives it back as +0, and the two must tie.
 fn cmp_key(a: &RungKey, b: &RungKey) -> std::cmp::Ordering {
-    a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1))
+    let z = |x: f64| x + 0.0;
+    z(a.0).total_cmp(&z(b.0)).then(z(a.1).total_cmp(&z(b.1)))
 }
 
 #[cfg(test)]
@@ -382,6 +385,13 @@ mod tests {
             got,
             [true, true, false, false, true, false, true, false, true]
         );
+        // −0 and +0 tie (a live sum over no constraint is −0; stored, it reads back +0).
+        let mut z = Ladder::new(3);
+        z.record(0, (0.0, 0.0));
+        assert!(z.promote(0, (-0.0, -0.0)));
+        let mut z = Ladder::new(3);
+        z.record(0, (-0.0, -0.0));
+        assert!(z.promote(0, (0.0, 0.0)));
         // Rung 1 is its own competition; an infeasible key loses to any feasible one.
         assert!(l.promote(1, (0.0, 100.0)));
         assert!(!l.promote(1, (0.5, -100.0)));
