@@ -1,8 +1,10 @@
 //! `mergesearch bench budget`: does a search pay for itself? A study file is run once per
 //! seed (its searcher and trial budget unchanged, `name:` and `seed:` rewritten), its front is
 //! re-scored on the held-out split, and the table counts the seeds whose front dominates each
-//! baseline there — as written, and with `--enqueue` warm starts. Also the median best scalar
-//! and hypervolume on the search split, and seconds per run.
+//! baseline there — as written, with `--enqueue` warm starts, and with a `--pruner`
+//! (successive halving). Also the median best scalar and hypervolume on the search split,
+//! the median held-out scalar of the best trial, the search-split examples scored, and
+//! seconds per run.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -32,6 +34,10 @@ pub struct BenchBudgetArgs {
     /// the study file and run over the same seeds.
     #[arg(long)]
     pub enqueue: Option<String>,
+    /// A successive-halving variant: this `pruner:` (YAML, e.g. `{type:
+    /// successive_halving}`) is added to the study file and run over the same seeds.
+    #[arg(long)]
+    pub pruner: Option<String>,
     /// Keep the studies here (default: a temporary directory).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -46,7 +52,11 @@ struct Row {
     /// Per baseline: seeds whose held-out front dominates it.
     dominating: Vec<usize>,
     best: Vec<f64>,
+    /// The held-out scalar of each run's best trial.
+    best_heldout: Vec<f64>,
     hv: Vec<f64>,
+    /// Search-split examples scored per run.
+    examples: Vec<f64>,
     seconds: f64,
 }
 
@@ -74,6 +84,14 @@ pub fn run_budget_bench(a: BenchBudgetArgs) -> Result<()> {
         );
         variants.push((format!("enqueue: {e}"), format!("enqueue: {e}\n")));
     }
+    if let Some(p) = &a.pruner {
+        anyhow::ensure!(
+            cfg.pruner.is_none(),
+            "{} already has `pruner:`",
+            a.config.display()
+        );
+        variants.push((format!("pruner: {p}"), format!("pruner: {p}\n")));
+    }
     let stop = AtomicBool::new(false);
     let mut names: Vec<String> = Vec::new();
     let mut rows = Vec::new();
@@ -82,7 +100,9 @@ pub fn run_budget_bench(a: BenchBudgetArgs) -> Result<()> {
             label: label.clone(),
             dominating: Vec::new(),
             best: Vec::new(),
+            best_heldout: Vec::new(),
             hv: Vec::new(),
+            examples: Vec::new(),
             seconds: 0.0,
         };
         for seed in 0..a.seeds {
@@ -114,17 +134,27 @@ pub fn run_budget_bench(a: BenchBudgetArgs) -> Result<()> {
                     row.dominating[k] += 1;
                 }
             }
-            row.best.push(
-                crate::study::best_trial(&summary.trials)
-                    .and_then(|t| t.scalar)
-                    .unwrap_or(f64::INFINITY),
+            let trials = study.trials()?;
+            let best = crate::study::best_trial(&trials);
+            row.best
+                .push(best.and_then(|t| t.scalar).unwrap_or(f64::INFINITY));
+            row.best_heldout.push(
+                best.and_then(|t| t.heldout.as_ref())
+                    .and_then(|m| o.evaluate(m).ok())
+                    .map_or(f64::INFINITY, |e| e.scalar),
             );
             row.hv.push(o.hypervolume(&summary.trials));
+            row.examples.push(crate::study::halving::examples_scored(
+                &summary.trials,
+                study.search_examples(),
+            ) as f64);
             eprintln!(
-                "{label} seed {seed}: best {:.4}, hypervolume {:.4}, dominates {:?} ({:.0} s)",
+                "{label} seed {seed}: best {:.4} (held-out {:.4}), hypervolume {:.4}, dominates {:?}, {} examples ({:.0} s)",
                 row.best.last().copied().unwrap_or(f64::NAN),
+                row.best_heldout.last().copied().unwrap_or(f64::NAN),
                 row.hv.last().copied().unwrap_or(f64::NAN),
                 row.dominating,
+                row.examples.last().copied().unwrap_or(f64::NAN),
                 t0.elapsed().as_secs_f64()
             );
         }
@@ -139,8 +169,8 @@ pub fn run_budget_bench(a: BenchBudgetArgs) -> Result<()> {
     for n in &names {
         head += &format!(" dominates {n} |");
     }
-    head += " median best scalar | median hypervolume | s/run |\n|---|";
-    head += &"---|".repeat(names.len() + 3);
+    head += " median best scalar | its held-out scalar (median) | median hypervolume | examples scored (median) | s/run |\n|---|";
+    head += &"---|".repeat(names.len() + 5);
     println!("{head}");
     for r in &rows {
         let mut line = format!("| {} |", r.label);
@@ -148,9 +178,11 @@ pub fn run_budget_bench(a: BenchBudgetArgs) -> Result<()> {
             line += &format!(" {d}/{} |", a.seeds);
         }
         line += &format!(
-            " {:.4} | {:.4} | {:.0} |",
+            " {:.4} | {:.4} | {:.4} | {:.0} | {:.0} |",
             median(&r.best),
+            median(&r.best_heldout),
             median(&r.hv),
+            median(&r.examples),
             r.seconds / a.seeds as f64
         );
         println!("{line}");
