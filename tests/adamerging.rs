@@ -416,6 +416,10 @@ fn bad_adamerging_studies_are_refused_with_the_key() {
         ),
         (base.clone() + "budget: {trials: 5}\n", "budget.trials"),
         (
+            base.clone() + "pruner: {type: successive_halving}\n",
+            "pruner: an adamerging study",
+        ),
+        (
             base.replace("steps: 4", "steps: 4, granularity: task"),
             "granularity `task`",
         ),

@@ -435,6 +435,13 @@ fn a_pruned_study_follows_the_rule_and_its_complete_trials_equal_a_full_evaluati
         .map(|(k, v)| (k.clone(), v.as_f64().unwrap()))
         .collect();
     assert_eq!(stored, full, "trial {}", t.id);
+    // Three trials at a time: rungs reach the driver in whatever order the threads finish
+    // them, and each is judged against the rungs reported before it.
+    common::study::run_ok(
+        ws.path(),
+        &["search", "sh.yaml", "--out", "sh3", "--parallel", "3"],
+    );
+    assert_eq!(check_rungs(&ws.path().join("sh3")).len(), 12);
 }
 
 #[test]

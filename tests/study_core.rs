@@ -158,7 +158,35 @@ fn values_that_cannot_work_fail_before_any_evaluation() {
             base.replace("{type: cmaes}", "{type: nsga2, popsize: 1000000000}"),
             vec!["popsize"],
         ),
+        (
+            base.clone() + "pruner: {type: successive_halving, min_fraction: 0}\n",
+            vec!["pruner.min_fraction", "(0, 1]"],
+        ),
+        (
+            base.clone() + "pruner: {type: successive_halving, reduction_factor: 1}\n",
+            vec!["pruner.reduction_factor"],
+        ),
+        (
+            // optuna's bootstrap_count is not supported: refused, not ignored.
+            base.clone() + "pruner: {type: successive_halving, bootstrap_count: 2}\n",
+            vec!["bootstrap_count"],
+        ),
+        (
+            // A command harness scores a whole split at once.
+            base.replace("evals: zoo/evals.yaml", "evals: cmd.yaml")
+                .replace(
+                    "  - {metric: add/accuracy}\n  - {metric: sort/accuracy}",
+                    "  - {metric: cmd/score}",
+                )
+                + "pruner: {type: successive_halving}\n",
+            vec!["pruner", "harness `cmd`", "whole split"],
+        ),
     ];
+    std::fs::write(
+        cwd.join("cmd.yaml"),
+        "harnesses:\n  - {type: command, name: cmd, command: 'exit 1', directions: {score: maximize}}\n",
+    )
+    .unwrap();
     for (yaml, needles) in cases {
         std::fs::write(cwd.join("bad.yaml"), &yaml).unwrap();
         let err = stderr_of(cwd, &["search", "bad.yaml"]);
