@@ -157,20 +157,22 @@ fn run_trial(
     (rungs, out)
 }
 
-#[test]
-fn promotions_are_the_top_third_of_each_rung_and_no_example_is_scored_twice() {
-    static SCORED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// One [`Probe`] harness of 30 examples recording into `scored`, and the rungs of
+/// min_fraction 1/9, η = 3: they end at ⌈30/9⌉ = 4, ⌈30/3⌉ = 10 and 30 examples.
+fn probe_setup(scored: &'static Mutex<Vec<usize>>) -> (Vec<ResolvedHarness>, Schedule) {
     let n = 30;
-    let harnesses = vec![ResolvedHarness::Model(Box::new(Probe {
-        n,
-        scored: &SCORED,
-    }))];
-    // min_fraction 1/9, η = 3: rungs end at ⌈30/9⌉ = 4, ⌈30/3⌉ = 10 and 30 examples.
+    let harnesses = vec![ResolvedHarness::Model(Box::new(Probe { n, scored }))];
     let spec = PrunerSpec::SuccessiveHalving {
         min_fraction: 1.0 / 9.0,
         reduction_factor: 3,
     };
-    let schedule = Schedule::new(&spec, &[n], 11);
+    (harnesses, Schedule::new(&spec, &[n], 11))
+}
+
+#[test]
+fn promotions_are_the_top_third_of_each_rung_and_no_example_is_scored_twice() {
+    static SCORED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+    let (harnesses, schedule) = probe_setup(&SCORED);
     assert_eq!(
         (0..3).map(|r| schedule.examples(r)).collect::<Vec<_>>(),
         [4, 10, 30]
@@ -238,16 +240,7 @@ fn promotions_are_the_top_third_of_each_rung_and_no_example_is_scored_twice() {
 #[test]
 fn a_trial_interrupted_between_rungs_resumes_without_scoring_an_example_again() {
     static SCORED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-    let n = 30;
-    let harnesses = vec![ResolvedHarness::Model(Box::new(Probe {
-        n,
-        scored: &SCORED,
-    }))];
-    let spec = PrunerSpec::SuccessiveHalving {
-        min_fraction: 1.0 / 9.0,
-        reduction_factor: 3,
-    };
-    let schedule = Schedule::new(&spec, &[n], 11);
+    let (harnesses, schedule) = probe_setup(&SCORED);
     // Uninterrupted: one trial goes through all three rungs (it is alone at each).
     let (all, out) = run_trial(
         0.6,
