@@ -121,6 +121,10 @@ fn expected(level: f64, scored: &[usize]) -> f64 {
         / scored.len() as f64
 }
 
+/// What [`run_trial`] gives: the rungs judged (with their per-example scores), and the
+/// trial's final (metric, pruned) or error.
+type TrialRun = (Vec<(Rung, String)>, Result<(f64, bool), String>);
+
 /// Runs one trial of `level` through its rungs; `judge` is the driver's judgement. Returns
 /// its rungs and final (metric, pruned).
 fn run_trial(
@@ -130,7 +134,7 @@ fn run_trial(
     ladder: &mut Ladder,
     resumed: Resumed,
     stop_after: Option<usize>,
-) -> (Vec<(Rung, String)>, Result<(f64, bool), String>) {
+) -> TrialRun {
     let mut rungs = Vec::new();
     let o = objectives();
     let mut judge_fn = |s: RungScored| -> mergesearch::Result<bool> {

@@ -112,6 +112,7 @@ fn write_study(root: &Path) -> std::path::PathBuf {
             seed: id,
             started_at: 0.0,
             seconds: Some(1.0),
+            rungs: Vec::new(),
         };
         if let Some((a, b)) = scores {
             let metrics: serde_json::Map<String, serde_json::Value> =

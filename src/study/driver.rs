@@ -104,8 +104,8 @@ type Scored = (Trial, Result<(MetricMap, bool)>, f64);
 
 /// A message from an evaluation thread to the driver.
 enum Msg {
-    /// A trial is done.
-    Done(Scored),
+    /// A trial is done (boxed: a trial is much larger than a rung message).
+    Done(Box<Scored>),
     /// Trial `id` scored a rung (successive halving): the driver judges it, stores it, and
     /// replies whether the trial goes on.
     Rung {
@@ -206,7 +206,11 @@ impl Study {
                             },
                         );
                     // The receiver outlives every evaluation thread (scoped threads).
-                    let _ = tx.send(Msg::Done((trial, scored, t0.elapsed().as_secs_f64())));
+                    let _ = tx.send(Msg::Done(Box::new((
+                        trial,
+                        scored,
+                        t0.elapsed().as_secs_f64(),
+                    ))));
                 });
             };
             loop {
@@ -276,7 +280,7 @@ impl Study {
                     .recv()
                     .map_err(|_| Error::model("study driver", "an evaluation thread died"))?;
                 let (mut t, scored, seconds) = match msg {
-                    Msg::Done(done) => done,
+                    Msg::Done(done) => *done,
                     Msg::Rung { id, scored, reply } => {
                         let (Some(schedule), Some(ladder)) = (schedule, ladder.as_mut()) else {
                             unreachable!("only a pruned study scores rungs")
