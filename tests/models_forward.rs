@@ -370,7 +370,7 @@ fn config_defaults_and_variant_selection() {
     let cfg = LlamaConfig::from_json_str(json, Path::new("<test>")).unwrap();
     assert_eq!(cfg.variant, Variant::Llama);
     assert_eq!(
-        (cfg.num_key_value_heads, cfg.head_dim, cfg.rope_theta),
+        (cfg.num_key_value_heads, cfg.head_dim, cfg.rope.theta),
         (2, 4, 10_000.0)
     );
     assert!(!cfg.tie_word_embeddings);

@@ -58,9 +58,12 @@ impl LlamaShape {
             num_key_value_heads: heads.1,
             head_dim: self.hidden / heads.0,
             rms_norm_eps: 1e-5,
-            rope_theta: 10000.0,
+            rope: crate::models::config::Rope::plain(10000.0),
             vocab_size: self.vocab,
             tie_word_embeddings: false,
+            attention_bias: false,
+            mlp_bias: false,
+            sliding_window: vec![None; self.layers],
         }
     }
 

@@ -52,22 +52,28 @@ impl RmsNorm {
     }
 }
 
-/// RoPE tables `cos`/`sin` of shape `[t, head_dim / 2]` for positions `0..t`.
+/// RoPE tables `cos`/`sin` of shape `[t, head_dim / 2]` for positions `0..t`, with the
+/// scaling of `rope` (its frequencies for a batch of `t` positions, and its factor on cos and
+/// sin). Frequencies are computed in f64 and rounded once; the angles are f32 products, as in
+/// transformers' rotary embedding.
 pub(crate) fn rope_tables(
     t: usize,
     head_dim: usize,
-    theta: f64,
+    rope: &super::rope::Rope,
     dev: &Device,
 ) -> Result<(Tensor, Tensor)> {
-    let inv_freq: Vec<f32> = (0..head_dim / 2)
-        .map(|i| (1.0 / theta.powf(2.0 * i as f64 / head_dim as f64)) as f32)
-        .collect();
+    let (inv_freq, scale) = rope.inv_freq(head_dim, t);
+    let inv_freq: Vec<f32> = inv_freq.iter().map(|&f| f as f32).collect();
     let inv_freq = Tensor::from_vec(inv_freq, (1, head_dim / 2), dev)?;
     let pos = Tensor::arange(0u32, t as u32, dev)?
         .to_dtype(DType::F32)?
         .reshape((t, 1))?;
     let freqs = pos.broadcast_mul(&inv_freq)?;
-    Ok((freqs.cos()?, freqs.sin()?))
+    if scale == 1.0 {
+        Ok((freqs.cos()?, freqs.sin()?))
+    } else {
+        Ok(((freqs.cos()? * scale)?, (freqs.sin()? * scale)?))
+    }
 }
 
 /// Applies RoPE (HF `rotate_half`, non-interleaved) to `x` of shape `[b, heads, t, head_dim]`.
@@ -95,17 +101,19 @@ pub(crate) fn apply_rope(
     }
 }
 
-/// Additive attention bias `[b, 1, t, t]`: 0 where query `q` may see key `k` (causal and `k` a
-/// real token), `-inf` elsewhere. The diagonal always stays open so padded query rows never
-/// softmax over an empty set (their outputs are garbage but finite, and never read).
-pub(crate) fn attention_bias(attention_mask: &Tensor) -> Result<Tensor> {
+/// Additive attention bias `[b, 1, t, t]`: 0 where query `q` may see key `k` (causal, `k` a
+/// real token and, with a sliding `window`, `q − k < window`, as transformers'
+/// `sliding_window_overlay`), `-inf` elsewhere. The diagonal always stays open so padded query
+/// rows never softmax over an empty set (their outputs are garbage but finite, and never read).
+pub(crate) fn attention_bias(attention_mask: &Tensor, window: Option<usize>) -> Result<Tensor> {
     let (b, t) = attention_mask.dims2()?;
     let mask = attention_mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    let window = window.unwrap_or(usize::MAX);
     let mut bias = vec![0f32; b * t * t];
     for (bi, row) in mask.iter().enumerate() {
         for q in 0..t {
             for k in 0..t {
-                if k > q || (k != q && row[k] == 0.0) {
+                if k > q || (k != q && (row[k] == 0.0 || q - k >= window)) {
                     bias[(bi * t + q) * t + k] = f32::NEG_INFINITY;
                 }
             }

@@ -34,7 +34,7 @@ struct Attention {
 impl Attention {
     fn load(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Self> {
         let (h, d) = (cfg.hidden_size, cfg.head_dim);
-        let bias = cfg.variant.qkv_bias();
+        let bias = cfg.qkv_bias();
         let (q_norm, k_norm) = if cfg.variant.qk_norm() {
             (
                 Some(RmsNorm::load(d, cfg.rms_norm_eps, vb.pp("q_norm"))?),
@@ -47,7 +47,12 @@ impl Attention {
             q_proj: candle_nn::linear_b(h, cfg.num_attention_heads * d, bias, vb.pp("q_proj"))?,
             k_proj: candle_nn::linear_b(h, cfg.num_key_value_heads * d, bias, vb.pp("k_proj"))?,
             v_proj: candle_nn::linear_b(h, cfg.num_key_value_heads * d, bias, vb.pp("v_proj"))?,
-            o_proj: candle_nn::linear_no_bias(cfg.num_attention_heads * d, h, vb.pp("o_proj"))?,
+            o_proj: candle_nn::linear_b(
+                cfg.num_attention_heads * d,
+                h,
+                cfg.attention_bias,
+                vb.pp("o_proj"),
+            )?,
             q_norm,
             k_norm,
             heads: cfg.num_attention_heads,
@@ -118,11 +123,11 @@ struct Mlp {
 
 impl Mlp {
     fn load(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Self> {
-        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+        let (h, i, b) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
         Ok(Self {
-            gate_proj: candle_nn::linear_no_bias(h, i, vb.pp("gate_proj"))?,
-            up_proj: candle_nn::linear_no_bias(h, i, vb.pp("up_proj"))?,
-            down_proj: candle_nn::linear_no_bias(i, h, vb.pp("down_proj"))?,
+            gate_proj: candle_nn::linear_b(h, i, b, vb.pp("gate_proj"))?,
+            up_proj: candle_nn::linear_b(h, i, b, vb.pp("up_proj"))?,
+            down_proj: candle_nn::linear_b(i, h, b, vb.pp("down_proj"))?,
         })
     }
 
@@ -135,6 +140,8 @@ impl Mlp {
 /// A pre-norm decoder layer: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
 #[derive(Debug, Clone)]
 struct DecoderLayer {
+    /// Its sliding attention window, if any.
+    window: Option<usize>,
     input_layernorm: RmsNorm,
     self_attn: Attention,
     post_attention_layernorm: RmsNorm,
@@ -142,9 +149,10 @@ struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn load(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Self> {
+    fn load(cfg: &LlamaConfig, layer: usize, vb: VarBuilder) -> Result<Self> {
         let eps = cfg.rms_norm_eps;
         Ok(Self {
+            window: cfg.sliding_window.get(layer).copied().flatten(),
             input_layernorm: RmsNorm::load(cfg.hidden_size, eps, vb.pp("input_layernorm"))?,
             self_attn: Attention::load(cfg, vb.pp("self_attn"))?,
             post_attention_layernorm: RmsNorm::load(
@@ -182,7 +190,7 @@ pub struct Model {
     norm: RmsNorm,
     lm_head: Linear,
     head_dim: usize,
-    rope_theta: f64,
+    rope: super::rope::Rope,
     mode: ForwardMode,
 }
 
@@ -194,7 +202,7 @@ impl Model {
         let embed_tokens =
             candle_nn::embedding(cfg.vocab_size, cfg.hidden_size, vm.pp("embed_tokens"))?;
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| DecoderLayer::load(cfg, vm.pp(format!("layers.{i}"))))
+            .map(|i| DecoderLayer::load(cfg, i, vm.pp(format!("layers.{i}"))))
             .collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(cfg.hidden_size, cfg.rms_norm_eps, vm.pp("norm"))?;
         let lm_head = if cfg.tie_word_embeddings || !vb.contains_tensor("lm_head.weight") {
@@ -208,7 +216,7 @@ impl Model {
             norm,
             lm_head,
             head_dim: cfg.head_dim,
-            rope_theta: cfg.rope_theta,
+            rope: cfg.rope.clone(),
             mode,
         })
     }
@@ -229,12 +237,21 @@ impl Model {
     pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         let (_, t) = input_ids.dims2()?;
         let dev = input_ids.device();
-        let rope = rope_tables(t, self.head_dim, self.rope_theta, dev)?;
+        let rope = rope_tables(t, self.head_dim, &self.rope, dev)?;
         let dtype = self.embed_tokens.embeddings().dtype();
         let rope = (rope.0.to_dtype(dtype)?, rope.1.to_dtype(dtype)?);
-        let bias = attention_bias(attention_mask)?.to_dtype(dtype)?;
+        // One bias per distinct window (full causal attention is `None`).
+        let mut biases: Vec<(Option<usize>, Tensor)> = Vec::new();
         let mut x = self.embed_tokens.forward(input_ids)?;
         for layer in &self.layers {
+            let bias = match biases.iter().find(|(w, _)| *w == layer.window) {
+                Some((_, b)) => b.clone(),
+                None => {
+                    let b = attention_bias(attention_mask, layer.window)?.to_dtype(dtype)?;
+                    biases.push((layer.window, b.clone()));
+                    b
+                }
+            };
             x = layer.forward(&x, &rope, &bias, self.mode)?;
         }
         let x = self.norm.forward(&x, self.mode)?;

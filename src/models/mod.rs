@@ -11,6 +11,8 @@
 pub mod config;
 mod layers;
 pub mod llama;
+mod read_config;
+pub mod rope;
 
 pub use config::{LlamaConfig, Variant};
 pub use llama::{ForwardMode, Model};
