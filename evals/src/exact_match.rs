@@ -1,7 +1,9 @@
 //! Exact match of greedy generations against reference answers.
 //!
 //! Each prompt is extended greedily (argmax token) up to `max_new_tokens`, stopping at the
-//! tokenizer's end-of-sequence token (not included). With a regex, the first match's first
+//! tokenizer's end-of-sequence token (not included) or at a `stop` string (lm-eval's
+//! `until`; the text from it on is dropped), through [`CausalLm::greedy`] (a model with a
+//! key/value cache generates the same tokens faster). With a regex, the first match's first
 //! capture group (or the whole match when the pattern has no group) is the model's answer;
 //! no match counts as wrong. The answer and the reference are compared after trimming
 //! whitespace.
@@ -10,8 +12,6 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::data::DataSpec;
-use crate::logprob::{argmax, row};
-use crate::model::checked_logits;
 use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
 /// One JSONL line: `{"prompt": ..., "answer": ...}`.
@@ -30,6 +30,7 @@ pub struct ExactMatch {
     examples: Vec<Example>,
     max_new_tokens: usize,
     regex: Option<Regex>,
+    stop: Vec<String>,
     batch_size: usize,
     unknown_warned: std::sync::OnceLock<()>,
 }
@@ -42,6 +43,7 @@ impl ExactMatch {
             examples,
             max_new_tokens,
             regex: None,
+            stop: Vec::new(),
             batch_size: 8,
             unknown_warned: std::sync::OnceLock::new(),
         }
@@ -70,38 +72,58 @@ impl ExactMatch {
         self
     }
 
-    /// Greedy continuations of `prompts` (token ids, without the prompt).
+    /// Generation also stops at the first of these strings (lm-eval's `until`); the answer
+    /// is the text before it.
+    pub fn with_stop(mut self, stop: Vec<String>) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Greedy continuations of `prompts` as text: each stops at the end-of-sequence token
+    /// (not included) or at a stop string (cut off).
     fn generate(
         &self,
         model: &dyn CausalLm,
-        eos: Option<u32>,
+        tok: &dyn TextTokenizer,
         prompts: Vec<Vec<u32>>,
-    ) -> Result<Vec<Vec<u32>>, EvalError> {
-        let vocab = model.vocab_size();
-        let mut seqs = prompts;
-        let starts: Vec<usize> = seqs.iter().map(Vec::len).collect();
-        let mut live: Vec<usize> = (0..seqs.len()).collect();
-        for _ in 0..self.max_new_tokens {
-            if live.is_empty() {
-                break;
+    ) -> Result<Vec<String>, EvalError> {
+        let eos = tok.eos_id();
+        let mut failed = None;
+        let stops = &self.stop;
+        let mut stop = |_: usize, gen: &[u32]| -> bool {
+            if gen.last().copied() == eos && eos.is_some() {
+                return true;
             }
-            let batch: Vec<Vec<u32>> = live.iter().map(|&i| seqs[i].clone()).collect();
-            let logits = checked_logits(model, &batch)?;
-            let mut still = Vec::with_capacity(live.len());
-            for (&i, lg) in live.iter().zip(&logits) {
-                let next = argmax(row(lg, seqs[i].len() - 1, vocab)) as u32;
-                if Some(next) != eos {
-                    seqs[i].push(next);
-                    still.push(i);
+            if stops.is_empty() {
+                return false;
+            }
+            match tok.decode(gen) {
+                Ok(text) => stops.iter().any(|s| text.contains(s.as_str())),
+                Err(e) => {
+                    failed = Some(e);
+                    true
                 }
             }
-            live = still;
+        };
+        let generated = model.greedy(&prompts, self.max_new_tokens, &mut stop)?;
+        if let Some(e) = failed {
+            return Err(e);
         }
-        Ok(seqs
+        generated
             .into_iter()
-            .zip(starts)
-            .map(|(s, start)| s[start..].to_vec())
-            .collect())
+            .map(|mut g| {
+                if eos.is_some() && g.last().copied() == eos {
+                    g.pop();
+                }
+                let text = tok.decode(&g)?;
+                let cut = stops
+                    .iter()
+                    .filter_map(|s| text.find(s.as_str()))
+                    .min()
+                    .unwrap_or(text.len());
+                Ok(text[..cut].to_string())
+            })
+            .collect()
     }
 
     /// The model's answer in `generated` (after the regex, if any).
@@ -156,11 +178,7 @@ impl Harness for ExactMatch {
                 }
                 prompts.push(ids);
             }
-            for (&i, gen) in chunk
-                .iter()
-                .zip(self.generate(model, tok.eos_id(), prompts)?)
-            {
-                let text = tok.decode(&gen)?;
+            for (&i, text) in chunk.iter().zip(self.generate(model, tok, prompts)?) {
                 let hit =
                     self.extract(&text).map(str::trim) == Some(self.examples[i].answer.trim());
                 out.push(vec![f64::from(u8::from(hit))]);

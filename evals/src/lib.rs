@@ -33,7 +33,7 @@ pub use error::EvalError;
 pub use exact_match::ExactMatch;
 pub use harness::{score_tally, Harness};
 pub use metrics::{Direction, Metric, Metrics};
-pub use model::{CausalLm, TextTokenizer};
+pub use model::{greedy_without_cache, CausalLm, TextTokenizer};
 pub use multiple_choice::MultipleChoice;
 pub use perplexity::Perplexity;
 pub use suite::{ResolvedHarness, Split, Suite};

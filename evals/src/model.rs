@@ -16,6 +16,53 @@ pub trait CausalLm {
     /// `labels = input_ids` convention). Sequences may have different lengths; the implementor
     /// pads internally and returns exactly `seq_len × vocab` values per sequence.
     fn logits(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, EvalError>;
+
+    /// Greedy continuations of `prompts` (each non-empty), at most `max_new_tokens` each.
+    /// After each new token, `stop(i, generated)` says whether sequence `i` is done (its
+    /// tokens, the new one included, are kept). The default recomputes every sequence in
+    /// full at each step ([`greedy_without_cache`]); a model with a key/value cache
+    /// overrides it, and must produce the same tokens.
+    fn greedy(
+        &self,
+        prompts: &[Vec<u32>],
+        max_new_tokens: usize,
+        stop: &mut dyn FnMut(usize, &[u32]) -> bool,
+    ) -> Result<Vec<Vec<u32>>, EvalError> {
+        greedy_without_cache(self, prompts, max_new_tokens, stop)
+    }
+}
+
+/// [`CausalLm::greedy`] by full-sequence logits: every step scores each live sequence
+/// whole and takes the argmax of its last row.
+pub fn greedy_without_cache<M: CausalLm + ?Sized>(
+    model: &M,
+    prompts: &[Vec<u32>],
+    max_new_tokens: usize,
+    stop: &mut dyn FnMut(usize, &[u32]) -> bool,
+) -> Result<Vec<Vec<u32>>, EvalError> {
+    let vocab = model.vocab_size();
+    let mut seqs: Vec<Vec<u32>> = prompts.to_vec();
+    let mut out: Vec<Vec<u32>> = vec![Vec::new(); prompts.len()];
+    let mut live: Vec<usize> = (0..seqs.len()).collect();
+    for _ in 0..max_new_tokens {
+        if live.is_empty() {
+            break;
+        }
+        let batch: Vec<Vec<u32>> = live.iter().map(|&i| seqs[i].clone()).collect();
+        let logits = checked_logits(model, &batch)?;
+        let mut still = Vec::with_capacity(live.len());
+        for (&i, lg) in live.iter().zip(&logits) {
+            let next =
+                crate::logprob::argmax(crate::logprob::row(lg, seqs[i].len() - 1, vocab)) as u32;
+            seqs[i].push(next);
+            out[i].push(next);
+            if !stop(i, &out[i]) {
+                still.push(i);
+            }
+        }
+        live = still;
+    }
+    Ok(out)
 }
 
 /// A tokenizer that turns text into token ids and back.
@@ -39,8 +86,8 @@ pub trait TextTokenizer {
 }
 
 /// Calls `model.logits` and checks that every sequence got `seq_len × vocab` values.
-pub(crate) fn checked_logits(
-    model: &dyn CausalLm,
+pub(crate) fn checked_logits<M: CausalLm + ?Sized>(
+    model: &M,
     batch: &[Vec<u32>],
 ) -> Result<Vec<Vec<f32>>, EvalError> {
     let vocab = model.vocab_size();

@@ -11,6 +11,7 @@
 //!     data: {search: data/arith.search.jsonl, heldout: data/arith.heldout.jsonl}
 //!     max_new_tokens: 8
 //!     regex: '(-?\d+)'
+//!     stop: ["\n"]                  # optional: generation ends at these strings
 //!   - type: command
 //!     command: python score.py {model_dir} --split {split}
 //!     timeout_s: 600
@@ -90,6 +91,9 @@ pub enum RawHarness {
         max_new_tokens: usize,
         /// Pattern extracting the answer (first capture group, or the whole match).
         regex: Option<String>,
+        /// Strings that end a generation (lm-eval's `until`).
+        #[serde(default)]
+        stop: Vec<String>,
     },
     /// See [`Entropy`].
     Entropy {
@@ -259,12 +263,19 @@ impl Suite {
                     seed,
                     max_new_tokens,
                     regex,
+                    stop,
                 } => {
+                    if stop.iter().any(String::is_empty) {
+                        return Err(self.error(format!(
+                            "harnesses[{i}].stop: an empty string would stop every generation at once"
+                        )));
+                    }
                     let mut h = ExactMatch::from_jsonl(
                         named(name, "exact_match"),
                         &spec(data, limit, seed),
                         *max_new_tokens,
-                    )?;
+                    )?
+                    .with_stop(stop.clone());
                     if let Some(pattern) = regex {
                         let re = regex::Regex::new(pattern)
                             .map_err(|e| self.error(format!("harnesses[{i}].regex: {e}")))?;

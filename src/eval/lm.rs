@@ -93,6 +93,25 @@ impl CausalLm for LlamaLm {
         }
         self.run(batch).map_err(|e| EvalError::Model(e.to_string()))
     }
+
+    /// KV-cached batched greedy generation ([`crate::models::generate::greedy`]).
+    fn greedy(
+        &self,
+        prompts: &[Vec<u32>],
+        max_new_tokens: usize,
+        stop: &mut dyn FnMut(usize, &[u32]) -> bool,
+    ) -> std::result::Result<Vec<Vec<u32>>, EvalError> {
+        for (i, seq) in prompts.iter().enumerate() {
+            if let Some(&id) = seq.iter().find(|&&id| id as usize >= self.vocab_size) {
+                return Err(EvalError::Model(format!(
+                    "prompt {i}: token id {id} is outside the vocabulary of {}",
+                    self.vocab_size
+                )));
+            }
+        }
+        crate::models::generate::greedy(&self.model, prompts, max_new_tokens, stop)
+            .map_err(|e| EvalError::Model(e.to_string()))
+    }
 }
 
 /// Every tensor of the checkpoint in `dir` (shards and index included) as a CPU tensor of

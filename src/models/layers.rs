@@ -52,22 +52,35 @@ impl RmsNorm {
     }
 }
 
-/// RoPE tables `cos`/`sin` of shape `[t, head_dim / 2]` for positions `0..t`, with the
-/// scaling of `rope` (its frequencies for a batch of `t` positions, and its factor on cos and
-/// sin). Frequencies are computed in f64 and rounded once; the angles are f32 products, as in
-/// transformers' rotary embedding.
+/// RoPE tables `cos`/`sin` of shape `[t, head_dim / 2]` for positions `0..t` (see
+/// [`rope_tables_at`]).
 pub(crate) fn rope_tables(
     t: usize,
     head_dim: usize,
     rope: &super::rope::Rope,
     dev: &Device,
 ) -> Result<(Tensor, Tensor)> {
-    let (inv_freq, scale) = rope.inv_freq(head_dim, t);
+    let positions: Vec<u32> = (0..t as u32).collect();
+    let (cos, sin) = rope_tables_at(&positions, t, head_dim, rope)?;
+    Ok((cos.to_device(dev)?, sin.to_device(dev)?))
+}
+
+/// RoPE tables `[n, head_dim / 2]` (CPU) for arbitrary `positions` (one row each), with the
+/// frequencies of `rope` for a batch of `seq_len` positions and its factor on cos and sin.
+/// Frequencies are computed in f64 and rounded once; the angles are f32 products, as in
+/// transformers' rotary embedding.
+pub(crate) fn rope_tables_at(
+    positions: &[u32],
+    seq_len: usize,
+    head_dim: usize,
+    rope: &super::rope::Rope,
+) -> Result<(Tensor, Tensor)> {
+    let (inv_freq, scale) = rope.inv_freq(head_dim, seq_len);
     let inv_freq: Vec<f32> = inv_freq.iter().map(|&f| f as f32).collect();
-    let inv_freq = Tensor::from_vec(inv_freq, (1, head_dim / 2), dev)?;
-    let pos = Tensor::arange(0u32, t as u32, dev)?
-        .to_dtype(DType::F32)?
-        .reshape((t, 1))?;
+    let dev = Device::Cpu;
+    let inv_freq = Tensor::from_vec(inv_freq, (1, head_dim / 2), &dev)?;
+    let pos: Vec<f32> = positions.iter().map(|&p| p as f32).collect();
+    let pos = Tensor::from_vec(pos, (positions.len(), 1), &dev)?;
     let freqs = pos.broadcast_mul(&inv_freq)?;
     if scale == 1.0 {
         Ok((freqs.cos()?, freqs.sin()?))
@@ -76,7 +89,8 @@ pub(crate) fn rope_tables(
     }
 }
 
-/// Applies RoPE (HF `rotate_half`, non-interleaved) to `x` of shape `[b, heads, t, head_dim]`.
+/// Applies RoPE (HF `rotate_half`, non-interleaved) to `x` of shape `[b, heads, t, head_dim]`;
+/// `cos`/`sin` are `[t, head_dim / 2]` (shared positions) or `[b, t, head_dim / 2]`.
 pub(crate) fn apply_rope(
     x: &Tensor,
     cos: &Tensor,
@@ -94,8 +108,14 @@ pub(crate) fn apply_rope(
                 ],
                 D::Minus1,
             )?;
-            let cos = Tensor::cat(&[cos, cos], D::Minus1)?;
-            let sin = Tensor::cat(&[sin, sin], D::Minus1)?;
+            // Per-sequence tables `[b, t, d/2]` broadcast over the heads.
+            let (cos, sin) = if cos.rank() == 3 {
+                (cos.unsqueeze(1)?, sin.unsqueeze(1)?)
+            } else {
+                (cos.clone(), sin.clone())
+            };
+            let cos = Tensor::cat(&[&cos, &cos], D::Minus1)?;
+            let sin = Tensor::cat(&[&sin, &sin], D::Minus1)?;
             x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?
         }
     }

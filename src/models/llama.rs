@@ -61,13 +61,16 @@ impl Attention {
         })
     }
 
-    /// `x`: `[b, t, hidden]`; `bias`: `[b, 1, t, t]`; returns `[b, t, hidden]`.
+    /// `x`: `[b, t, hidden]`; `bias`: `[b, 1, t, t_cache + t]`; returns `[b, t, hidden]`.
+    /// With a `cache`, the new keys and values are appended to it and the queries attend to
+    /// everything it holds.
     fn forward(
         &self,
         x: &Tensor,
         rope: &(Tensor, Tensor),
         bias: &Tensor,
         mode: ForwardMode,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let d = self.head_dim;
@@ -85,6 +88,17 @@ impl Attention {
         let q = apply_rope(&q.transpose(1, 2)?, &rope.0, &rope.1, mode)?;
         let k = apply_rope(&k.transpose(1, 2)?, &rope.0, &rope.1, mode)?;
         let v = v.transpose(1, 2)?;
+        let (k, v) = match cache {
+            None => (k, v),
+            Some(slot) => {
+                let (k, v) = match slot.take() {
+                    None => (k.contiguous()?, v.contiguous()?),
+                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+                };
+                *slot = Some((k.clone(), v.clone()));
+                (k, v)
+            }
+        };
         let (k, v) = (self.repeat_kv(k)?, self.repeat_kv(v)?);
         let scores = (q.contiguous()?.matmul(&k.t()?.contiguous()?)? / (d as f64).sqrt())?
             .broadcast_add(bias)?;
@@ -170,10 +184,15 @@ impl DecoderLayer {
         rope: &(Tensor, Tensor),
         bias: &Tensor,
         mode: ForwardMode,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
     ) -> Result<Tensor> {
-        let h =
-            self.self_attn
-                .forward(&self.input_layernorm.forward(x, mode)?, rope, bias, mode)?;
+        let h = self.self_attn.forward(
+            &self.input_layernorm.forward(x, mode)?,
+            rope,
+            bias,
+            mode,
+            cache,
+        )?;
         let x = (x + h)?;
         let h = self
             .mlp
@@ -238,23 +257,100 @@ impl Model {
         let (_, t) = input_ids.dims2()?;
         let dev = input_ids.device();
         let rope = rope_tables(t, self.head_dim, &self.rope, dev)?;
-        let dtype = self.embed_tokens.embeddings().dtype();
-        let rope = (rope.0.to_dtype(dtype)?, rope.1.to_dtype(dtype)?);
-        // One bias per distinct window (full causal attention is `None`).
-        let mut biases: Vec<(Option<usize>, Tensor)> = Vec::new();
-        let mut x = self.embed_tokens.forward(input_ids)?;
+        let rope = (
+            rope.0.to_dtype(self.dtype())?,
+            rope.1.to_dtype(self.dtype())?,
+        );
+        let biases = self.biases(|w| attention_bias(attention_mask, w))?;
+        let x = self.hidden(input_ids, &rope, &biases, None)?;
+        self.logits(&x)
+    }
+
+    /// The dtype of the weights (and of every activation).
+    pub(crate) fn dtype(&self) -> DType {
+        self.embed_tokens.embeddings().dtype()
+    }
+
+    /// Per-head width.
+    pub(crate) fn head_dim(&self) -> usize {
+        self.head_dim
+    }
+
+    /// The RoPE of the model.
+    pub(crate) fn rope(&self) -> &super::rope::Rope {
+        &self.rope
+    }
+
+    /// Number of decoder layers (the length of a [`KvCache`]).
+    pub(crate) fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// One attention bias per distinct sliding window of the layers (`None`: full causal
+    /// attention), built by `bias` and cast to the model's dtype.
+    pub(crate) fn biases(
+        &self,
+        bias: impl Fn(Option<usize>) -> Result<Tensor>,
+    ) -> Result<Vec<(Option<usize>, Tensor)>> {
+        let mut out: Vec<(Option<usize>, Tensor)> = Vec::new();
         for layer in &self.layers {
-            let bias = match biases.iter().find(|(w, _)| *w == layer.window) {
-                Some((_, b)) => b.clone(),
-                None => {
-                    let b = attention_bias(attention_mask, layer.window)?.to_dtype(dtype)?;
-                    biases.push((layer.window, b.clone()));
-                    b
-                }
-            };
-            x = layer.forward(&x, &rope, &bias, self.mode)?;
+            if !out.iter().any(|(w, _)| *w == layer.window) {
+                out.push((layer.window, bias(layer.window)?.to_dtype(self.dtype())?));
+            }
         }
-        let x = self.norm.forward(&x, self.mode)?;
+        Ok(out)
+    }
+
+    /// The final hidden states (before the last norm) of `input_ids`, each layer attending
+    /// with the bias of its window; with a `cache`, keys and values are appended to it.
+    pub(crate) fn hidden(
+        &self,
+        input_ids: &Tensor,
+        rope: &(Tensor, Tensor),
+        biases: &[(Option<usize>, Tensor)],
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
+        let mut x = self.embed_tokens.forward(input_ids)?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let bias = biases
+                .iter()
+                .find(|(w, _)| *w == layer.window)
+                .map(|(_, b)| b)
+                .ok_or_else(|| candle_core::Error::Msg("no attention bias for a window".into()))?;
+            let slot = cache.as_mut().map(|c| &mut c.layers[i]);
+            x = layer.forward(&x, rope, bias, self.mode, slot)?;
+        }
+        Ok(x)
+    }
+
+    /// Logits (f32) of hidden states `[b, t, hidden]`: final norm, then the LM head.
+    pub(crate) fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        let x = self.norm.forward(x, self.mode)?;
         self.lm_head.forward(&x)?.to_dtype(DType::F32)
+    }
+}
+
+/// The keys and values of every layer for the tokens seen so far (`[b, kv_heads, t, d]`,
+/// after RoPE), so that generation feeds one new token per step.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl KvCache {
+    /// An empty cache for `model`.
+    pub fn new(model: &Model) -> Self {
+        Self {
+            layers: vec![None; model.num_layers()],
+        }
+    }
+
+    /// Keeps only the batch rows `rows` (sequences still generating).
+    pub fn keep_rows(&mut self, rows: &Tensor) -> Result<()> {
+        for (k, v) in self.layers.iter_mut().flatten() {
+            *k = k.index_select(rows, 0)?;
+            *v = v.index_select(rows, 0)?;
+        }
+        Ok(())
     }
 }

@@ -9,10 +9,11 @@
 //! file, a `VarMap`, a lazy merge candidate) can feed it.
 
 pub mod config;
+pub mod generate;
 mod layers;
 pub mod llama;
 mod read_config;
 pub mod rope;
 
 pub use config::{LlamaConfig, Variant};
-pub use llama::{ForwardMode, Model};
+pub use llama::{ForwardMode, KvCache, Model};
