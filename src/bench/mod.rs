@@ -5,7 +5,8 @@
 //! ([`study`]): the study driver's overhead per trial over a long study; `bench searchers`
 //! ([`searchers`]): what each searcher finds on the demo study; `bench adamerging`
 //! ([`adamerging`]): one AdaMerging step's cost, and the zoo table of merges; `bench budget`
-//! ([`budget`]): over seeds, how often a study's held-out front dominates its baselines.
+//! ([`budget`]): over seeds, how often a study's held-out front dominates its baselines;
+//! `bench generate` ([`generate`]): KV-cached greedy generation beside transformers'.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,6 +21,7 @@ use crate::merge::{self, MergeConfig, MergeOptions, Plan, METHODS};
 pub mod adamerging;
 pub mod budget;
 pub mod forward;
+pub mod generate;
 pub mod ranks;
 pub mod searchers;
 pub mod study;
@@ -28,6 +30,7 @@ pub mod synthetic;
 pub use adamerging::{run_adamerging_bench, BenchAdaMergingArgs};
 pub use budget::{run_budget_bench, BenchBudgetArgs};
 pub use forward::{run_forward_bench, BenchForwardArgs};
+pub use generate::{run_generate_bench, BenchGenerateArgs};
 pub use ranks::{run_candidates_bench, BenchCandidatesArgs};
 pub use searchers::{run_searchers_bench, BenchSearchersArgs};
 pub use study::{run_study_bench, BenchStudyArgs};

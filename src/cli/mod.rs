@@ -85,6 +85,9 @@ pub enum BenchCommand {
     /// A study over seeds (and with `--enqueue` warm starts): how often its held-out front
     /// dominates its baselines.
     Budget(mergesearch::bench::BenchBudgetArgs),
+    /// Batched greedy generation with the KV cache, beside transformers' `generate` when a
+    /// Python with torch is installed.
+    Generate(mergesearch::bench::BenchGenerateArgs),
 }
 
 /// `mergesearch bench optimizers`.
@@ -162,6 +165,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Searchers(a)) => mergesearch::bench::run_searchers_bench(a),
         Command::Bench(BenchCommand::Adamerging(a)) => mergesearch::bench::run_adamerging_bench(a),
         Command::Bench(BenchCommand::Budget(a)) => mergesearch::bench::run_budget_bench(a),
+        Command::Bench(BenchCommand::Generate(a)) => mergesearch::bench::run_generate_bench(a),
         Command::Bench(BenchCommand::Optimizers(a)) => {
             run_optimizers_bench(a);
             Ok(())

@@ -42,7 +42,7 @@ pub fn greedy(
     let ids = Tensor::from_vec(ids, (b, t), &dev)?;
     let rope = rope_for(model, &positions, b, t)?;
     let biases = model.biases(|w| prefill_bias(&pad, t, w))?;
-    let mut cache = KvCache::new(model);
+    let mut cache = KvCache::new(model, t + max_new_tokens);
     let hidden = model.hidden(&ids, &rope, &biases, Some(&mut cache))?;
     let mut logits = model.logits(&hidden.narrow(1, t - 1, 1)?)?;
     // Batch row → sequence index, and each row's next position.

@@ -70,7 +70,7 @@ impl Attention {
         rope: &(Tensor, Tensor),
         bias: &Tensor,
         mode: ForwardMode,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        cache: Option<&mut LayerCache>,
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let d = self.head_dim;
@@ -89,41 +89,29 @@ impl Attention {
         let k = apply_rope(&k.transpose(1, 2)?, &rope.0, &rope.1, mode)?;
         let v = v.transpose(1, 2)?;
         let (k, v) = match cache {
-            None => (k, v),
-            Some(slot) => {
-                let (k, v) = match slot.take() {
-                    None => (k.contiguous()?, v.contiguous()?),
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                };
-                *slot = Some((k.clone(), v.clone()));
-                (k, v)
-            }
+            None => (k.contiguous()?, v.contiguous()?),
+            Some(c) => c.append(&k.contiguous()?, &v.contiguous()?)?,
         };
-        let (k, v) = (self.repeat_kv(k)?, self.repeat_kv(v)?);
-        let scores = (q.contiguous()?.matmul(&k.t()?.contiguous()?)? / (d as f64).sqrt())?
-            .broadcast_add(bias)?;
+        // Grouped-query attention without copying keys and values per query head: the
+        // `n_rep` query heads sharing a key/value head (HF's `repeat_kv` maps head j to
+        // key/value head j / n_rep) are stacked along the rows of one matmul.
+        let (kvh, n_rep) = (self.kv_heads, self.heads / self.kv_heads);
+        let tk = k.dim(2)?;
+        let q = q.contiguous()?.reshape((b, kvh, n_rep * t, d))?;
+        let scores = (q.matmul(&k.t()?)? / (d as f64).sqrt())?
+            .reshape((b, kvh, n_rep, t, tk))?
+            .broadcast_add(&bias.unsqueeze(1)?)?;
         let probs = match mode {
             ForwardMode::Fast => candle_nn::ops::softmax_last_dim(&scores)?,
             ForwardMode::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
         };
-        let out =
-            probs
-                .matmul(&v.contiguous()?)?
-                .transpose(1, 2)?
-                .reshape((b, t, self.heads * d))?;
+        let out = probs
+            .reshape((b, kvh, n_rep * t, tk))?
+            .matmul(&v)?
+            .reshape((b, self.heads, t, d))?
+            .transpose(1, 2)?
+            .reshape((b, t, self.heads * d))?;
         self.o_proj.forward(&out)
-    }
-
-    /// `[b, kv_heads, t, d]` -> `[b, heads, t, d]`, each kv head shared by `heads / kv_heads` queries.
-    fn repeat_kv(&self, x: Tensor) -> Result<Tensor> {
-        let n_rep = self.heads / self.kv_heads;
-        if n_rep == 1 {
-            return Ok(x);
-        }
-        let (b, kvh, t, d) = x.dims4()?;
-        x.unsqueeze(2)?
-            .broadcast_as((b, kvh, n_rep, t, d))?
-            .reshape((b, kvh * n_rep, t, d))
     }
 }
 
@@ -184,7 +172,7 @@ impl DecoderLayer {
         rope: &(Tensor, Tensor),
         bias: &Tensor,
         mode: ForwardMode,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        cache: Option<&mut LayerCache>,
     ) -> Result<Tensor> {
         let h = self.self_attn.forward(
             &self.input_layernorm.forward(x, mode)?,
@@ -331,25 +319,76 @@ impl Model {
 }
 
 /// The keys and values of every layer for the tokens seen so far (`[b, kv_heads, t, d]`,
-/// after RoPE), so that generation feeds one new token per step.
+/// after RoPE), so that generation feeds one new token per step. Each layer's are written
+/// into buffers with room for the whole generation, so a step copies only its new column.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<LayerCache>,
+}
+
+/// One layer's cached keys and values.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LayerCache {
+    /// `[b, kv_heads, capacity, d]` buffers, filled up to `len`.
+    buffers: Option<(Tensor, Tensor)>,
+    len: usize,
+    capacity: usize,
+}
+
+impl LayerCache {
+    /// Appends `k` and `v` (`[b, kv_heads, n, d]`, contiguous) and returns views of all the
+    /// keys and values so far.
+    fn append(&mut self, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, kvh, n, d) = k.dims4()?;
+        let need = self.len + n;
+        let grow = match &self.buffers {
+            None => true,
+            Some(_) => need > self.capacity,
+        };
+        if grow {
+            let capacity = need.max(self.capacity).max(2 * self.len);
+            let alloc = || Tensor::zeros((b, kvh, capacity, d), k.dtype(), k.device());
+            let (nk, nv) = (alloc()?, alloc()?);
+            if let Some((ok, ov)) = &self.buffers {
+                nk.slice_set(&ok.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                nv.slice_set(&ov.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+            }
+            self.buffers = Some((nk, nv));
+            self.capacity = capacity;
+        }
+        let Some((bk, bv)) = &self.buffers else {
+            candle_core::bail!("the key/value cache has no buffers")
+        };
+        bk.slice_set(k, 2, self.len)?;
+        bv.slice_set(v, 2, self.len)?;
+        self.len = need;
+        Ok((bk.narrow(2, 0, need)?, bv.narrow(2, 0, need)?))
+    }
 }
 
 impl KvCache {
-    /// An empty cache for `model`.
-    pub fn new(model: &Model) -> Self {
+    /// An empty cache for `model`, with room for `capacity` tokens per sequence (it grows
+    /// beyond if needed).
+    pub fn new(model: &Model, capacity: usize) -> Self {
         Self {
-            layers: vec![None; model.num_layers()],
+            layers: vec![
+                LayerCache {
+                    buffers: None,
+                    len: 0,
+                    capacity,
+                };
+                model.num_layers()
+            ],
         }
     }
 
     /// Keeps only the batch rows `rows` (sequences still generating).
     pub fn keep_rows(&mut self, rows: &Tensor) -> Result<()> {
-        for (k, v) in self.layers.iter_mut().flatten() {
-            *k = k.index_select(rows, 0)?;
-            *v = v.index_select(rows, 0)?;
+        for c in &mut self.layers {
+            if let Some((k, v)) = &mut c.buffers {
+                *k = k.index_select(rows, 0)?;
+                *v = v.index_select(rows, 0)?;
+            }
         }
         Ok(())
     }
