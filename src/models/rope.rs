@@ -212,9 +212,10 @@ mod tests {
 
     #[test]
     fn llama3_keeps_high_frequencies_and_divides_low_ones() {
-        // d = 8, base 10000: wavelengths 2π·{1, 10, 100, 1000}; original 64, low 1, high 4:
-        // below 16 kept, above 64 divided by 8, 62.8 (i = 2) blended with
-        // smooth = (64/62.83 − 1) / 3.
+        // d = 8, base 10000: θ = 1, 0.1, 0.01, 0.001, wavelengths 2π/θ = 6.3, 62.8, 628, 6283.
+        // original 64, low_freq_factor 1, high 4: wavelengths below 64/4 = 16 are kept (i = 0),
+        // above 64/1 = 64 divided by 8 (i = 2, 3), 62.8 (i = 1) blended with
+        // smooth = (64/62.83 − 1) / (4 − 1).
         let r = Rope {
             theta: 10000.0,
             scaling: RopeScaling::Llama3 {
@@ -227,9 +228,10 @@ mod tests {
         let (f, _) = r.inv_freq(8, 10);
         let plain = Rope::plain(10000.0).inv_freq(8, 10).0;
         assert_eq!(f[0], plain[0]);
-        assert_eq!(f[1], plain[1]);
-        let smooth = (64.0 / (2.0 * std::f64::consts::PI / plain[2]) - 1.0) / 3.0;
-        assert!((f[2] - ((1.0 - smooth) * plain[2] / 8.0 + smooth * plain[2])).abs() < 1e-15);
+        let smooth = (64.0 / (2.0 * std::f64::consts::PI / plain[1]) - 1.0) / 3.0;
+        assert!((f[1] - ((1.0 - smooth) * plain[1] / 8.0 + smooth * plain[1])).abs() < 1e-15);
+        assert!(smooth > 0.0 && smooth < 1.0);
+        assert_eq!(f[2], plain[2] / 8.0);
         assert_eq!(f[3], plain[3] / 8.0);
     }
 
