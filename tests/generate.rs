@@ -30,25 +30,15 @@ fn stop(i: usize, generated: &[u32]) -> bool {
 
 #[test]
 fn cached_generation_equals_transformers_generate_and_full_recomputation() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transformers");
-    for name in [
-        "llama3-scaling",
-        "llama-tf5",
-        "llama-linear",
-        "llama-dynamic",
-        "llama-bias",
-        "qwen2-yarn",
-        "qwen2-sliding",
-        "qwen3-qknorm",
-        "mistral-window",
-    ] {
-        let dir = root.join(name);
+    for dir in common::transformers_fixtures() {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let lm = LlamaLm::from_dir(&dir).unwrap();
         // Prompts of 5, 1, 13, 8 and 3 tokens, 20 new tokens: past every sliding window (6
         // and 8) and, for llama-dynamic, past max_position_embeddings (16).
         let (p, want) = transformers_generate(&dir);
         let cached = lm.greedy(&p, 20, &mut |_, _| false).unwrap();
         assert_eq!(cached, want, "{name}: transformers' generate");
+        let name = name.as_str();
         if name == "llama-dynamic" {
             // Past max_position_embeddings the dynamic base grows with the length: a cache
             // keeps each key rotated as it was when cached (as transformers' generate does),

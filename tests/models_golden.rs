@@ -5,6 +5,8 @@
 //! tiny random-initialized models from configs; the versions are in each `logits.json`).
 //! Also: config keys we do not implement are refused, naming key, value and file.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use mergesearch::eval::LlamaLm;
@@ -50,21 +52,10 @@ fn max_diff(name: &str) -> f64 {
 
 #[test]
 fn logits_match_transformers_for_every_variant() {
-    let variants = [
-        "llama3-scaling",
-        "llama-tf5",
-        "llama-tf4",
-        "llama-linear",
-        "llama-dynamic",
-        "llama-bias",
-        "qwen2-yarn",
-        "qwen2-sliding",
-        "qwen3-qknorm",
-        "mistral-window",
-    ];
     let mut failures = Vec::new();
-    for name in variants {
-        let d = max_diff(name);
+    for dir in common::transformers_fixtures() {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let d = max_diff(&name);
         eprintln!("{name}: max |Δ logit| = {d:.2e}");
         if d >= 1e-4 {
             failures.push(format!("{name}: {d:.2e}"));

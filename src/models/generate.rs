@@ -8,6 +8,7 @@
 //! every attention. A sequence that stops leaves the batch.
 
 use candle_core::{Device, Result, Tensor};
+use mergesearch_evals::logprob::argmax;
 
 use super::layers::rope_tables_at;
 use super::llama::{KvCache, Model};
@@ -55,6 +56,7 @@ pub fn greedy(
         let mut keep = Vec::with_capacity(rows);
         let mut tokens = Vec::with_capacity(rows);
         for (r, &seq) in live.iter().enumerate() {
+            // The first of equal maxima, as `torch.argmax` and the evals crate take it.
             let next = argmax(&flat[r * vocab..(r + 1) * vocab]) as u32;
             out[seq].push(next);
             if !stop(seq, &out[seq]) {
@@ -136,16 +138,4 @@ fn step_bias(pad: &[usize], columns: usize, window: Option<usize>) -> Result<Ten
         }
     }
     Tensor::from_vec(bias, (pad.len(), 1, 1, columns), &Device::Cpu)
-}
-
-/// Index of the largest value (the first on ties, as `torch.argmax` on CPU and the evals
-/// crate's `argmax`).
-fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in row.iter().enumerate() {
-        if x > row[best] {
-            best = i;
-        }
-    }
-    best
 }

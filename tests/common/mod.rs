@@ -371,3 +371,21 @@ pub fn three_models() -> tempfile::TempDir {
     }
     tmp
 }
+
+/// The tiny transformers-made checkpoints of `tests/fixtures/transformers` (each a directory
+/// with `config.json`, `model.safetensors` and `logits.json`), sorted by name.
+pub fn transformers_fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transformers");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("logits.json").is_file())
+        .collect();
+    dirs.sort();
+    assert!(
+        dirs.len() >= 10,
+        "expected the ten fixtures of make_golden.py in {}",
+        root.display()
+    );
+    dirs
+}
