@@ -76,21 +76,15 @@ pub fn run_budget_bench(a: BenchBudgetArgs) -> Result<()> {
     let root = a.out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(root.join("configs"))?;
     let mut variants = vec![("as written".to_string(), String::new())];
-    if let Some(e) = &a.enqueue {
-        anyhow::ensure!(
-            cfg.enqueue.is_empty(),
-            "{} already has `enqueue:`",
-            a.config.display()
-        );
-        variants.push((format!("enqueue: {e}"), format!("enqueue: {e}\n")));
-    }
-    if let Some(p) = &a.pruner {
-        anyhow::ensure!(
-            cfg.pruner.is_none(),
-            "{} already has `pruner:`",
-            a.config.display()
-        );
-        variants.push((format!("pruner: {p}"), format!("pruner: {p}\n")));
+    // Each variant appends one top-level key to the study file, which must not have it.
+    for (key, value, present) in [
+        ("enqueue", &a.enqueue, !cfg.enqueue.is_empty()),
+        ("pruner", &a.pruner, cfg.pruner.is_some()),
+    ] {
+        if let Some(v) = value {
+            anyhow::ensure!(!present, "{} already has `{key}:`", a.config.display());
+            variants.push((format!("{key}: {v}"), format!("{key}: {v}\n")));
+        }
     }
     let stop = AtomicBool::new(false);
     let mut names: Vec<String> = Vec::new();

@@ -10,7 +10,7 @@
 use candle_core::{Device, Result, Tensor};
 use mergesearch_evals::logprob::argmax;
 
-use super::layers::rope_tables_at;
+use super::layers::{attention_bias, rope_tables_at};
 use super::llama::{KvCache, Model};
 
 /// Greedy continuations of `prompts` (token ids; each non-empty), at most `max_new_tokens`
@@ -42,7 +42,8 @@ pub fn greedy(
     }
     let ids = Tensor::from_vec(ids, (b, t), &dev)?;
     let rope = rope_for(model, &positions, b, t)?;
-    let biases = model.biases(|w| prefill_bias(&pad, t, w))?;
+    let mask = left_padded_mask(&pad, t)?;
+    let biases = model.biases(|w| attention_bias(&mask, t, w))?;
     let mut cache = KvCache::new(model, t + max_new_tokens);
     let hidden = model.hidden(&ids, &rope, &biases, Some(&mut cache))?;
     let mut logits = model.logits(&hidden.narrow(1, t - 1, 1)?)?;
@@ -83,7 +84,8 @@ pub fn greedy(
         let rope = rope_for(model, &next_pos, n, 1)?;
         // Columns once the new token is in: the prompt's, the `step` tokens before it, itself.
         let columns = t + step + 1;
-        let biases = model.biases(|w| step_bias(&pad, columns, w))?;
+        let mask = left_padded_mask(&pad, columns)?;
+        let biases = model.biases(|w| attention_bias(&mask, 1, w))?;
         let hidden = model.hidden(&ids, &rope, &biases, Some(&mut cache))?;
         logits = model.logits(&hidden)?;
         for p in next_pos.iter_mut() {
@@ -106,36 +108,11 @@ fn rope_for(model: &Model, positions: &[u32], b: usize, s: usize) -> Result<(Ten
     ))
 }
 
-/// The prefill bias `[b, 1, t, t]` for left-padded rows (row i's tokens start at column
-/// `pad[i]`): causal, real keys only, within the sliding `window`; the diagonal stays open so
-/// padded query rows have something to attend to (their outputs are never read).
-fn prefill_bias(pad: &[usize], t: usize, window: Option<usize>) -> Result<Tensor> {
-    let w = window.unwrap_or(usize::MAX);
-    let mut bias = vec![0f32; pad.len() * t * t];
-    for (i, &p) in pad.iter().enumerate() {
-        for q in 0..t {
-            for k in 0..t {
-                if k > q || (k != q && (k < p || q - k >= w)) {
-                    bias[(i * t + q) * t + k] = f32::NEG_INFINITY;
-                }
-            }
-        }
-    }
-    Tensor::from_vec(bias, (pad.len(), 1, t, t), &Device::Cpu)
-}
-
-/// The bias `[b, 1, 1, columns]` of one new token in the last column: real keys only, within
-/// the sliding `window`.
-fn step_bias(pad: &[usize], columns: usize, window: Option<usize>) -> Result<Tensor> {
-    let w = window.unwrap_or(usize::MAX);
-    let q = columns - 1;
-    let mut bias = vec![0f32; pad.len() * columns];
-    for (i, &p) in pad.iter().enumerate() {
-        for k in 0..columns {
-            if k < p || q - k >= w {
-                bias[i * columns + k] = f32::NEG_INFINITY;
-            }
-        }
-    }
-    Tensor::from_vec(bias, (pad.len(), 1, 1, columns), &Device::Cpu)
+/// The key mask `[b, columns]` of left-padded rows: row i's tokens start at `pad[i]`.
+fn left_padded_mask(pad: &[usize], columns: usize) -> Result<Tensor> {
+    let mask: Vec<u8> = pad
+        .iter()
+        .flat_map(|&p| (0..columns).map(move |k| u8::from(k >= p)))
+        .collect();
+    Tensor::from_vec(mask, (pad.len(), columns), &Device::Cpu)
 }

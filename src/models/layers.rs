@@ -121,23 +121,31 @@ pub(crate) fn apply_rope(
     }
 }
 
-/// Additive attention bias `[b, 1, t, t]`: 0 where query `q` may see key `k` (causal, `k` a
-/// real token and, with a sliding `window`, `q − k < window`, as transformers'
+/// Additive attention bias `[b, 1, s, t]` for queries at the last `s` of `t` columns
+/// (`s = t` for a whole sequence, 1 for a generation step): 0 where query `q` may see key `k`
+/// (causal, `k` a real token per `attention_mask` (`[b, t]`, 1 = real, so right and left
+/// padding alike) and, with a sliding `window`, `q − k < window`, as transformers'
 /// `sliding_window_overlay`), `-inf` elsewhere. The diagonal always stays open so padded query
 /// rows never softmax over an empty set (their outputs are garbage but finite, and never read).
-pub(crate) fn attention_bias(attention_mask: &Tensor, window: Option<usize>) -> Result<Tensor> {
+pub(crate) fn attention_bias(
+    attention_mask: &Tensor,
+    queries: usize,
+    window: Option<usize>,
+) -> Result<Tensor> {
     let (b, t) = attention_mask.dims2()?;
     let mask = attention_mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
     let window = window.unwrap_or(usize::MAX);
-    let mut bias = vec![0f32; b * t * t];
+    let first = t - queries.min(t);
+    let s = t - first;
+    let mut bias = vec![0f32; b * s * t];
     for (bi, row) in mask.iter().enumerate() {
-        for q in 0..t {
+        for (qi, q) in (first..t).enumerate() {
             for k in 0..t {
                 if k > q || (k != q && (row[k] == 0.0 || q - k >= window)) {
-                    bias[(bi * t + q) * t + k] = f32::NEG_INFINITY;
+                    bias[(bi * s + qi) * t + k] = f32::NEG_INFINITY;
                 }
             }
         }
     }
-    Tensor::from_vec(bias, (b, 1, t, t), attention_mask.device())
+    Tensor::from_vec(bias, (b, 1, s, t), attention_mask.device())
 }

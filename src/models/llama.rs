@@ -14,8 +14,9 @@ use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Embedding, Linear, VarBuilder};
 
 use super::config::LlamaConfig;
+pub(crate) use super::layers::attention_bias;
 pub use super::layers::ForwardMode;
-use super::layers::{apply_rope, attention_bias, rope_tables, RmsNorm};
+use super::layers::{apply_rope, rope_tables, RmsNorm};
 
 /// Self-attention with grouped-query heads, optional q/k/v biases and optional q/k norms.
 #[derive(Debug, Clone)]
@@ -249,7 +250,7 @@ impl Model {
             rope.0.to_dtype(self.dtype())?,
             rope.1.to_dtype(self.dtype())?,
         );
-        let biases = self.biases(|w| attention_bias(attention_mask, w))?;
+        let biases = self.biases(|w| attention_bias(attention_mask, t, w))?;
         let x = self.hidden(input_ids, &rope, &biases, None)?;
         self.logits(&x)
     }

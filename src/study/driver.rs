@@ -13,7 +13,7 @@ use mergesearch_evals::ResolvedHarness;
 use mergesearch_searchers::Searcher;
 
 use super::halving::trial::{score_in_rungs, Resumed, RungScored};
-use super::halving::{judge, Ladder, Schedule};
+use super::halving::{judge, Ladder};
 use super::ledger::Ledger;
 use super::observer::{Observer, StopReason};
 use super::storage::NewTrial;
@@ -60,22 +60,6 @@ fn target(
             ranks: Some(ranks.clone()),
         },
     })
-}
-
-/// The ladder of the rungs `stored` trials reported (every rung but the last is a
-/// competition); its decisions stand as stored.
-fn ladder_of(
-    schedule: &Schedule,
-    stored: &[Trial],
-    spec: Option<&super::halving::PrunerSpec>,
-) -> Ladder {
-    let mut ladder = Ladder::new(spec.map_or(2, |p| p.reduction_factor()));
-    for r in stored.iter().flat_map(|t| &t.rungs) {
-        if !schedule.is_last(r.rung) {
-            ladder.record(r.rung, (r.violation, r.scalar));
-        }
-    }
-    ladder
 }
 
 /// Scores `target` on `harnesses`; returns all metrics (a non-finite one is an error naming
@@ -151,9 +135,7 @@ impl Study {
         // Trials ever created: the first `enqueued.len()` of a study are its enqueued points.
         let mut created = stored.len();
         let mut ledger = Ledger::start(dir, columns.clone(), objectives, &stored, observers)?;
-        let mut ladder = schedule
-            .as_ref()
-            .map(|s| ladder_of(s, &stored, config.pruner.as_ref()));
+        let mut ladder = schedule.as_ref().map(|s| Ladder::from_trials(s, &stored));
         // Rungs reached by the trials in flight, for their outcome.
         let mut rungs: HashMap<u64, Vec<Rung>> = HashMap::new();
         let mut rerun: VecDeque<Trial> = stored

@@ -113,6 +113,8 @@ pub struct Schedule {
     order: Vec<Vec<usize>>,
     /// Per rung, per harness: examples scored by the end of the rung (a prefix of `order`).
     cuts: Vec<Vec<usize>>,
+    /// η: each rung keeps the best 1/η of the trials that reach it.
+    eta: usize,
 }
 
 impl Schedule {
@@ -142,7 +144,11 @@ impl Schedule {
                 cuts.push(cut);
             }
         }
-        Self { order, cuts }
+        Self {
+            order,
+            cuts,
+            eta: spec.reduction_factor(),
+        }
     }
 
     /// Number of rungs.
@@ -164,11 +170,6 @@ impl Schedule {
     /// Examples scored by the end of `rung`, over all harnesses.
     pub fn examples(&self, rung: usize) -> usize {
         self.cuts[rung].iter().sum()
-    }
-
-    /// Examples of a full evaluation, over all harnesses.
-    pub fn total(&self) -> usize {
-        self.order.iter().map(Vec::len).sum()
     }
 }
 
@@ -276,6 +277,18 @@ impl Ladder {
         }
     }
 
+    /// The ladder of every rung the `stored` trials reported (all but the last rung are
+    /// competitions), as a resumed study rebuilds it; the decisions stored with them stand.
+    pub fn from_trials(schedule: &Schedule, stored: &[crate::study::Trial]) -> Self {
+        let mut ladder = Self::new(schedule.eta);
+        for r in stored.iter().flat_map(|t| &t.rungs) {
+            if !schedule.is_last(r.rung) {
+                ladder.record(r.rung, (r.violation, r.scalar));
+            }
+        }
+        ladder
+    }
+
     /// Adds a key reported at `rung` earlier (a resumed study rebuilds its ladder from the
     /// stored rungs; the decisions stored with them stand).
     pub fn record(&mut self, rung: usize, key: RungKey) {
@@ -343,7 +356,6 @@ mod tests {
             (s.examples(0), s.examples(1), s.examples(2)),
             (52, 156, 207)
         );
-        assert_eq!(s.total(), 207);
         for (h, n) in [(0, 200), (1, 7)] {
             let mut all: Vec<usize> = (0..3).flat_map(|r| s.added(r, h).to_vec()).collect();
             assert_ne!(
