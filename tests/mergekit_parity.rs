@@ -124,8 +124,8 @@ fn outputs_match_mergekit() {
         .collect();
     cases.sort();
     assert!(
-        cases.len() >= 18,
-        "expected the 18 parity cases, found {}",
+        cases.len() >= 21,
+        "expected the 21 parity cases, found {}",
         cases.len()
     );
     let tmp = tempfile::tempdir().unwrap();

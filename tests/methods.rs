@@ -487,6 +487,48 @@ fn ram_keeps_unique_updates_and_averages_shared_ones() {
 }
 
 #[test]
+fn ramplus_tl_boosts_unique_updates_by_the_shared_to_unique_ratio() {
+    let base = [0.0f32; 6];
+    // Model 1 changes i0 (shared with model 2), i1, i2, i3, i4 (unique): shared 1, unique 4,
+    // ρ = 1/4, clamped to α = 0.2 → λ1 = 1 + 0.5·0.2 = 1.1.
+    let x1 = [1.0f32, 2.0, 3.0, 4.0, 5.0, 0.0];
+    // Model 2 changes i0 (shared) and i5 (unique): ρ = 1, clamped → λ2 = 1.1 as well.
+    let x2 = [3.0f32, 0.0, 0.0, 0.0, 0.0, 10.0];
+    let got = run(
+        "ramplus_tl",
+        &[6],
+        Some(0),
+        &[NO, NO, NO],
+        &[("r", 0.5), ("alpha", 0.2)],
+        &[&base, &x1, &x2],
+    );
+    // i0 shared: 1/2 + 3/2; unique entries times λ = 1.1.
+    assert_close(&got, &[2.0, 2.2, 3.3, 4.4, 5.5, 11.0], 1e-6);
+    // α = 1 leaves model 1's ρ = 0.25 unclamped: λ1 = 1 + 0.5·0.25 = 1.125; model 2's ρ = 1
+    // gives λ2 = 1.5.
+    let got = run(
+        "ramplus_tl",
+        &[6],
+        Some(0),
+        &[NO, NO, NO],
+        &[("r", 0.5), ("alpha", 1.0)],
+        &[&base, &x1, &x2],
+    );
+    assert_close(&got, &[2.0, 2.25, 3.375, 4.5, 5.625, 15.0], 1e-6);
+    // A model with no unique entry: ρ = shared / ε is clamped to α, but it has nothing to
+    // boost; the shared entries are averaged as in `ram`.
+    let got = run(
+        "ramplus_tl",
+        &[2],
+        Some(0),
+        &[NO, NO, NO],
+        NO,
+        &[&[0.0, 0.0], &[1.0, 2.0], &[3.0, 4.0]],
+    );
+    assert_close(&got, &[2.0, 3.0], 1e-6);
+}
+
+#[test]
 fn arcee_fusion_moves_only_important_entries() {
     // One row of 8: a large change at index 3 on top of tiny changes elsewhere.
     let a = [0.1f32, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];

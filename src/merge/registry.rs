@@ -464,6 +464,22 @@ pub static METHODS: &[MethodDef] = &[
         kernel: methods::ram::merge,
     },
     MethodDef {
+        name: "ramplus_tl",
+        reference: "https://arxiv.org/abs/2601.13572",
+        // `ram.py` (`ramplus_tl_merge`): `r` scales the boost of a model's unique entries,
+        // `alpha` caps the shared/unique ratio it is proportional to, `epsilon` as in `ram`.
+        params: &[
+            p("r", Global, Float, Value(0.1), Domain::REAL),
+            p("alpha", Global, Float, Value(0.2), Domain::NON_NEGATIVE),
+            p("epsilon", Global, Float, Value(1e-5), Domain::NON_NEGATIVE),
+        ],
+        joint: None,
+        base: BaseRule::Required,
+        arity: Arity::AtLeast(1),
+        base_is_input: false,
+        kernel: methods::ram::merge_plus,
+    },
+    MethodDef {
         name: "arcee_fusion",
         reference: "https://github.com/arcee-ai/mergekit (mergekit/merge_methods/arcee_fusion.py)",
         params: &[],
