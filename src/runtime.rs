@@ -1,7 +1,26 @@
 //! Process-wide runtime settings: the thread count of the merge kernels (rayon) and of
-//! candle's CPU kernels. Owned here, not by the CLI, so benchmarks and the CLI share it.
+//! candle's CPU kernels, and the token budget of evaluation batches. Owned here, not by the CLI, so benchmarks and the CLI share it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
+
+/// `--max-batch-tokens` (0: derived per model, see [`crate::eval::budget`]).
+static MAX_BATCH_TOKENS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the token budget of every forward pass the evaluation harnesses make (`None`:
+/// derived from each model's shape and the memory available).
+pub fn set_max_batch_tokens(n: Option<usize>) {
+    MAX_BATCH_TOKENS.store(n.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// The token budget set by [`set_max_batch_tokens`], if any.
+pub fn max_batch_tokens() -> Option<usize> {
+    match MAX_BATCH_TOKENS.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
+    }
+}
 
 /// Sets the global rayon pool size and candle's kernel threads to `n` (all cores when
 /// `None`). Call before any other thread starts: candle reads `RAYON_NUM_THREADS` once.

@@ -57,18 +57,21 @@ fn workspace() -> tempfile::TempDir {
 }
 
 fn eval_json(cwd: &Path, target: &str, split: &str) -> serde_json::Value {
-    let o = mergesearch(
-        cwd,
-        &[
-            "eval",
-            target,
-            "--evals",
-            "suite.yaml",
-            "--split",
-            split,
-            "--json",
-        ],
-    );
+    eval_json_with(cwd, target, split, &[])
+}
+
+fn eval_json_with(cwd: &Path, target: &str, split: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "eval",
+        target,
+        "--evals",
+        "suite.yaml",
+        "--split",
+        split,
+        "--json",
+    ];
+    args.extend(extra);
+    let o = mergesearch(cwd, &args);
     assert!(
         o.status.success(),
         "eval {target} failed:\n{}",
@@ -140,4 +143,41 @@ fn command_harness_gets_a_merged_directory_for_a_merge_target() {
     .unwrap();
     let j = eval_json(tmp.path(), "merge.yaml", "search");
     assert_eq!(j["metrics"]["files/shards"], 1.0, "{j}");
+}
+
+#[test]
+fn a_token_budget_changes_the_batches_not_the_scores() {
+    let tmp = workspace();
+    // The search split's two texts (5 and 3 tokens) share one batch by default; with a
+    // budget of 3 tokens each runs alone. Right padding is masked, so the scores agree to
+    // float rounding (the padded forward sums attention over more, zero-weighted, keys).
+    let together = eval_json(tmp.path(), "merge.yaml", "search");
+    let alone = eval_json_with(
+        tmp.path(),
+        "merge.yaml",
+        "search",
+        &["--max-batch-tokens", "3"],
+    );
+    let (a, b) = (
+        together["metrics"]["ppl/nll"].as_f64().unwrap(),
+        alone["metrics"]["ppl/nll"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 1e-6 * a.abs(), "{a} vs {b}");
+    let o = mergesearch(
+        tmp.path(),
+        &[
+            "eval",
+            "merge.yaml",
+            "--evals",
+            "suite.yaml",
+            "--max-batch-tokens",
+            "0",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--max-batch-tokens"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

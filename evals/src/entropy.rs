@@ -12,9 +12,9 @@
 
 use serde::Deserialize;
 
+use crate::batching::for_each_logits;
 use crate::data::DataSpec;
 use crate::logprob::{entropy, row};
-use crate::model::checked_logits;
 use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
 /// One JSONL line: `{"prompt": ..., "continuation": ...}`.
@@ -31,7 +31,6 @@ pub struct Sample {
 pub struct Entropy {
     name: String,
     samples: Vec<Sample>,
-    batch_size: usize,
     unknown_warned: std::sync::OnceLock<()>,
 }
 
@@ -41,7 +40,6 @@ impl Entropy {
         Self {
             name: name.into(),
             samples,
-            batch_size: 8,
             unknown_warned: std::sync::OnceLock::new(),
         }
     }
@@ -50,12 +48,6 @@ impl Entropy {
     pub fn from_jsonl(name: impl Into<String>, data: &DataSpec) -> Result<Self, EvalError> {
         let samples = data.load::<Sample>()?.into_iter().map(|r| r.value);
         Ok(Self::new(name, samples.collect()))
-    }
-
-    /// Sequences per `logits` call (at least 1).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
-        self
     }
 }
 
@@ -89,8 +81,8 @@ impl Harness for Entropy {
         );
         let vocab = model.vocab_size();
         let mut out = vec![vec![0.0, 0.0]; indices.len()];
-        // (position in `indices`, sequence, index of its first continuation token)
-        let mut seqs = Vec::new();
+        // (position in `indices`, index of its first continuation token), and the sequence.
+        let (mut at, mut seqs) = (Vec::new(), Vec::new());
         for (k, &i) in indices.iter().enumerate() {
             let s = &self.samples[i];
             let prompt = tok.encode(&s.prompt)?;
@@ -98,18 +90,15 @@ impl Harness for Entropy {
             if prompt.is_empty() || cont.is_empty() {
                 continue;
             }
-            seqs.push((k, prompt.len(), [prompt, cont].concat()));
+            at.push((k, prompt.len()));
+            seqs.push([prompt, cont].concat());
         }
-        for batch in seqs.chunks(self.batch_size) {
-            let ids: Vec<Vec<u32>> = batch.iter().map(|(_, _, s)| s.clone()).collect();
-            let logits = checked_logits(model, &ids)?;
-            for ((k, start, seq), lg) in batch.iter().zip(&logits) {
-                let total: f64 = (*start..seq.len())
-                    .map(|t| entropy(row(lg, t - 1, vocab)))
-                    .sum();
-                out[*k] = vec![total, (seq.len() - start) as f64];
-            }
-        }
+        for_each_logits(model, &seqs, |j, lg| {
+            let ((k, start), len) = (at[j], seqs[j].len());
+            let total: f64 = (start..len).map(|t| entropy(row(lg, t - 1, vocab))).sum();
+            out[k] = vec![total, (len - start) as f64];
+            Ok(())
+        })?;
         Ok(out)
     }
 

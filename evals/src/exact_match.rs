@@ -11,6 +11,7 @@
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::batching::token_batches;
 use crate::data::DataSpec;
 use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
@@ -31,7 +32,6 @@ pub struct ExactMatch {
     max_new_tokens: usize,
     regex: Option<Regex>,
     stop: Vec<String>,
-    batch_size: usize,
     unknown_warned: std::sync::OnceLock<()>,
 }
 
@@ -44,7 +44,6 @@ impl ExactMatch {
             max_new_tokens,
             regex: None,
             stop: Vec::new(),
-            batch_size: 8,
             unknown_warned: std::sync::OnceLock::new(),
         }
     }
@@ -63,12 +62,6 @@ impl ExactMatch {
     /// whole match).
     pub fn with_regex(mut self, regex: Regex) -> Self {
         self.regex = Some(regex);
-        self
-    }
-
-    /// Prompts generated together per `logits` call (at least 1).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
         self
     }
 
@@ -164,24 +157,30 @@ impl Harness for ExactMatch {
             tok,
             self.examples.iter().map(|e| e.prompt.as_str()),
         );
-        let mut out = Vec::with_capacity(indices.len());
-        for chunk in indices.chunks(self.batch_size) {
-            let mut prompts = Vec::with_capacity(chunk.len());
-            for &i in chunk {
-                let ex = &self.examples[i];
-                let ids = tok.encode(&ex.prompt)?;
-                if ids.is_empty() {
-                    return Err(EvalError::Invalid {
-                        harness: self.name.clone(),
-                        message: format!("prompt {:?} encodes to no tokens", ex.prompt),
-                    });
-                }
-                prompts.push(ids);
+        let mut prompts = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let ex = &self.examples[i];
+            let ids = tok.encode(&ex.prompt)?;
+            if ids.is_empty() {
+                return Err(EvalError::Invalid {
+                    harness: self.name.clone(),
+                    message: format!("prompt {:?} encodes to no tokens", ex.prompt),
+                });
             }
-            for (&i, text) in chunk.iter().zip(self.generate(model, tok, prompts)?) {
-                let hit =
-                    self.extract(&text).map(str::trim) == Some(self.examples[i].answer.trim());
-                out.push(vec![f64::from(u8::from(hit))]);
+            prompts.push(ids);
+        }
+        // A batch's cache grows to its longest prompt plus the new tokens.
+        let lengths: Vec<usize> = prompts
+            .iter()
+            .map(|p| p.len() + self.max_new_tokens)
+            .collect();
+        let mut out = vec![Vec::new(); indices.len()];
+        for batch in token_batches(&lengths, model.max_batch_tokens()) {
+            let group = batch.iter().map(|&j| prompts[j].clone()).collect();
+            for (&j, text) in batch.iter().zip(self.generate(model, tok, group)?) {
+                let answer = self.examples[indices[j]].answer.trim();
+                let hit = self.extract(&text).map(str::trim) == Some(answer);
+                out[j] = vec![f64::from(u8::from(hit))];
             }
         }
         Ok(out)

@@ -13,6 +13,7 @@
 //! This crate never depends on the main `mergesearch` crate or on a tensor library.
 #![warn(missing_docs)]
 
+pub mod batching;
 pub mod command;
 pub mod data;
 pub mod entropy;
@@ -33,7 +34,7 @@ pub use error::EvalError;
 pub use exact_match::ExactMatch;
 pub use harness::{score_tally, Harness};
 pub use metrics::{Direction, Metric, Metrics};
-pub use model::{greedy_without_cache, CausalLm, TextTokenizer};
+pub use model::{greedy_without_cache, CausalLm, TextTokenizer, DEFAULT_MAX_BATCH_TOKENS};
 pub use multiple_choice::MultipleChoice;
 pub use perplexity::Perplexity;
 pub use suite::{ResolvedHarness, Split, Suite};

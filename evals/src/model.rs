@@ -5,10 +5,20 @@
 
 use crate::EvalError;
 
+/// The token budget of one forward pass for a model that does not size its own.
+pub const DEFAULT_MAX_BATCH_TOKENS: usize = 4096;
+
 /// A causal language model that returns full-sequence logits.
 pub trait CausalLm {
     /// Size of the vocabulary (the length of one logits row).
     fn vocab_size(&self) -> usize;
+
+    /// The most padded tokens (sequences × longest length) one `logits` or `greedy` call
+    /// should be given: harnesses pack their batches by it ([`crate::batching`]). A model
+    /// that knows its memory cost per token overrides it.
+    fn max_batch_tokens(&self) -> usize {
+        DEFAULT_MAX_BATCH_TOKENS
+    }
 
     /// Logits for each sequence of `batch`, flattened row-major as `[seq_len × vocab]`.
     ///

@@ -13,9 +13,9 @@
 
 use serde::Deserialize;
 
+use crate::batching::for_each_logits;
 use crate::data::DataSpec;
 use crate::logprob::{log_softmax, row};
-use crate::model::checked_logits;
 use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
 /// One JSONL line: `{"prompt": ..., "choices": [...], "answer": index}`.
@@ -68,13 +68,12 @@ impl MultipleChoice {
         Ok(Self::new(name, questions))
     }
 
-    /// Summed continuation log-likelihood of each choice of `q`.
-    fn logliks(
+    /// The prompt's token count and one sequence (prompt + choice) per choice of `q`.
+    fn sequences(
         &self,
         q: &Question,
-        model: &dyn CausalLm,
         tok: &dyn TextTokenizer,
-    ) -> Result<Vec<f64>, EvalError> {
+    ) -> Result<(usize, Vec<Vec<u32>>), EvalError> {
         let invalid = |message: String| EvalError::Invalid {
             harness: self.name.clone(),
             message,
@@ -94,17 +93,7 @@ impl MultipleChoice {
             }
             seqs.push([prompt.as_slice(), &cont].concat());
         }
-        let vocab = model.vocab_size();
-        let logits = checked_logits(model, &seqs)?;
-        Ok(seqs
-            .iter()
-            .zip(&logits)
-            .map(|(seq, lg)| {
-                (prompt.len()..seq.len())
-                    .map(|t| log_softmax(row(lg, t - 1, vocab))[seq[t] as usize])
-                    .sum()
-            })
-            .collect())
+        Ok((prompt.len(), seqs))
     }
 }
 
@@ -150,17 +139,36 @@ impl Harness for MultipleChoice {
             tok,
             self.questions.iter().map(|q| q.prompt.as_str()),
         );
-        let mut out = Vec::with_capacity(indices.len());
+        // Every choice of every question in one list, batched by the model's token budget;
+        // `first[j]` is where question `indices[j]`'s choices start.
+        let (mut seqs, mut prompt_len, mut first) = (Vec::new(), Vec::new(), Vec::new());
         for &i in indices {
+            let (p, s) = self.sequences(&self.questions[i], tok)?;
+            first.push(seqs.len());
+            prompt_len.extend(std::iter::repeat_n(p, s.len()));
+            seqs.extend(s);
+        }
+        // Summed continuation log-likelihood of each sequence.
+        let vocab = model.vocab_size();
+        let mut lls = vec![0.0f64; seqs.len()];
+        for_each_logits(model, &seqs, |j, lg| {
+            let seq = &seqs[j];
+            lls[j] = (prompt_len[j]..seq.len())
+                .map(|t| log_softmax(row(lg, t - 1, vocab))[seq[t] as usize])
+                .sum();
+            Ok(())
+        })?;
+        let mut out = Vec::with_capacity(indices.len());
+        for (j, &i) in indices.iter().enumerate() {
             let q = &self.questions[i];
-            let ll = self.logliks(q, model, tok)?;
+            let ll = &lls[first[j]..first[j] + q.choices.len()];
             let normed: Vec<f64> = ll
                 .iter()
                 .zip(&q.choices)
                 .map(|(l, c)| l / c.len() as f64)
                 .collect();
             out.push(vec![
-                f64::from(u8::from(argmax(&ll) == q.answer)),
+                f64::from(u8::from(argmax(ll) == q.answer)),
                 f64::from(u8::from(argmax(&normed) == q.answer)),
             ]);
         }

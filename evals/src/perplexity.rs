@@ -5,9 +5,9 @@
 
 use serde::Deserialize;
 
+use crate::batching::for_each_logits;
 use crate::data::DataSpec;
 use crate::logprob::{log_softmax, row};
-use crate::model::checked_logits;
 use crate::{CausalLm, Direction, EvalError, Harness, Metrics, Tally, TextTokenizer};
 
 /// One JSONL line: `{"text": "..."}`.
@@ -21,7 +21,6 @@ struct Line {
 pub struct Perplexity {
     name: String,
     texts: Vec<String>,
-    batch_size: usize,
     unknown_warned: std::sync::OnceLock<()>,
 }
 
@@ -31,7 +30,6 @@ impl Perplexity {
         Self {
             name: name.into(),
             texts,
-            batch_size: 8,
             unknown_warned: std::sync::OnceLock::new(),
         }
     }
@@ -40,12 +38,6 @@ impl Perplexity {
     pub fn from_jsonl(name: impl Into<String>, data: &DataSpec) -> Result<Self, EvalError> {
         let texts = data.load::<Line>()?.into_iter().map(|r| r.value.text);
         Ok(Self::new(name, texts.collect()))
-    }
-
-    /// Sequences per `logits` call (at least 1).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
-        self
     }
 }
 
@@ -90,18 +82,17 @@ impl Harness for Perplexity {
                 seqs.push((k, ids));
             }
         }
-        for batch in seqs.chunks(self.batch_size) {
-            let ids: Vec<Vec<u32>> = batch.iter().map(|(_, ids)| ids.clone()).collect();
-            let logits = checked_logits(model, &ids)?;
-            for ((k, ids), lg) in batch.iter().zip(&logits) {
-                let mut nll = 0.0f64;
-                for pos in 0..ids.len() - 1 {
-                    let lp = log_softmax(row(lg, pos, vocab));
-                    nll -= lp[ids[pos + 1] as usize];
-                }
-                out[*k] = vec![nll, (ids.len() - 1) as f64];
+        let (ks, seqs): (Vec<usize>, Vec<Vec<u32>>) = seqs.into_iter().unzip();
+        for_each_logits(model, &seqs, |j, lg| {
+            let ids = &seqs[j];
+            let mut nll = 0.0f64;
+            for pos in 0..ids.len() - 1 {
+                let lp = log_softmax(row(lg, pos, vocab));
+                nll -= lp[ids[pos + 1] as usize];
             }
-        }
+            out[ks[j]] = vec![nll, (ids.len() - 1) as f64];
+            Ok(())
+        })?;
         Ok(out)
     }
 

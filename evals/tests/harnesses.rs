@@ -48,7 +48,7 @@ fn perplexity_matches_hand_computation() {
     let (model, tok) = ab_model();
     // "aba": ln p(b|a) + ln p(a|b) = ln .5 + ln .25; "ab": ln .5. Three scored tokens:
     // nll = (ln 2 + ln 4 + ln 2) / 3 = 4 ln 2 / 3, perplexity = 2^(4/3).
-    let h = Perplexity::new("ppl", vec!["aba".into(), "ab".into(), "b".into()]).with_batch_size(2);
+    let h = Perplexity::new("ppl", vec!["aba".into(), "ab".into(), "b".into()]);
     let m = h.evaluate(&model, &tok).unwrap();
     assert!(close(m.value("nll").unwrap(), 4.0 * 2f64.ln() / 3.0));
     assert!(close(m.value("perplexity").unwrap(), 2f64.powf(4.0 / 3.0)));
@@ -154,8 +154,7 @@ fn exact_match_generates_greedily_and_stops_at_eos() {
         "em",
         examples(&[("a", "b="), ("=", "a"), ("$", " ab= ")]),
         10,
-    )
-    .with_batch_size(2);
+    );
     let m = h.evaluate(&model, &tok).unwrap();
     assert!(close(m.value("accuracy").unwrap(), 2.0 / 3.0));
     conformance(&h, &model, &tok);
@@ -242,4 +241,101 @@ fn wrong_logits_shape_is_a_model_error() {
         .evaluate(&Short, &tok)
         .unwrap_err();
     assert!(matches!(err, EvalError::Model(_)), "{err}");
+}
+
+/// `model` with a token budget of `tokens`, recording the padded size of every call.
+struct Budgeted<'a> {
+    model: &'a dyn CausalLm,
+    tokens: usize,
+    /// (sequences, padded tokens) of each `logits` / `greedy` call.
+    calls: std::sync::Mutex<Vec<(usize, usize)>>,
+}
+
+impl CausalLm for Budgeted<'_> {
+    fn vocab_size(&self) -> usize {
+        self.model.vocab_size()
+    }
+    fn max_batch_tokens(&self) -> usize {
+        self.tokens
+    }
+    fn logits(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, EvalError> {
+        let widest = batch.iter().map(Vec::len).max().unwrap_or(0);
+        self.calls
+            .lock()
+            .unwrap()
+            .push((batch.len(), batch.len() * widest));
+        self.model.logits(batch)
+    }
+    fn greedy(
+        &self,
+        prompts: &[Vec<u32>],
+        max_new_tokens: usize,
+        stop: &mut dyn FnMut(usize, &[u32]) -> bool,
+    ) -> Result<Vec<Vec<u32>>, EvalError> {
+        let widest = prompts.iter().map(Vec::len).max().unwrap_or(0) + max_new_tokens;
+        self.calls
+            .lock()
+            .unwrap()
+            .push((prompts.len(), prompts.len() * widest));
+        mergesearch_evals::greedy_without_cache(self.model, prompts, max_new_tokens, stop)
+    }
+}
+
+#[test]
+fn harnesses_pack_batches_by_the_models_token_budget() {
+    let (model, tok) = ab_model();
+    let texts: Vec<String> = ["aba", "ab", "b", "abab", "ba", "aaaab"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mc = MultipleChoice::new(
+        "mc",
+        (0..3)
+            .map(|i| mergesearch_evals::multiple_choice::Question {
+                prompt: "a".repeat(i + 1),
+                choices: vec!["b".into(), "ab".into(), "bba".into()],
+                answer: i,
+            })
+            .collect(),
+    );
+    let samples = texts
+        .iter()
+        .map(|t| mergesearch_evals::entropy::Sample {
+            prompt: "a".into(),
+            continuation: t.clone(),
+        })
+        .collect();
+    let (chain_model, chain_tok) = chain();
+    let em = ExactMatch::new(
+        "em",
+        examples(&[("a", "b="), ("=", "a"), ("$", " ab= "), ("a", "b=")]),
+        4,
+    );
+    let cases: Vec<(Box<dyn Harness>, &dyn CausalLm, &dyn TextTokenizer)> = vec![
+        (
+            Box::new(Perplexity::new("ppl", texts.clone())),
+            &model,
+            &tok,
+        ),
+        (Box::new(Entropy::new("ent", samples)), &model, &tok),
+        (Box::new(mc), &model, &tok),
+        (Box::new(em), &chain_model, &chain_tok),
+    ];
+    for (h, model, tok) in cases {
+        let whole = h.evaluate(model, tok).unwrap();
+        // 11 tokens: several calls, none padded past the budget unless it holds a single
+        // sequence, some holding several; the metrics are those of the default budget.
+        let budgeted = Budgeted {
+            model,
+            tokens: 11,
+            calls: Default::default(),
+        };
+        assert_eq!(h.evaluate(&budgeted, tok).unwrap(), whole, "{}", h.name());
+        let calls = budgeted.calls.into_inner().unwrap();
+        assert!(calls.len() > 1, "{}: {calls:?}", h.name());
+        for &(n, padded) in &calls {
+            assert!(n == 1 || padded <= 11, "{}: {calls:?}", h.name());
+        }
+        assert!(calls.iter().any(|&(n, _)| n > 1), "{}: {calls:?}", h.name());
+    }
 }

@@ -190,7 +190,7 @@ pub fn run_generate_bench(a: BenchGenerateArgs) -> Result<()> {
     let new = (a.batch * a.new_tokens) as f64;
     let mut rows: Vec<(String, f64)> = vec![("mergesearch, KV cache".into(), ours_s)];
     if a.no_cache {
-        let lm = LlamaLm::new(model.clone(), cfg.vocab_size);
+        let lm = LlamaLm::new(model.clone(), &cfg);
         let t0 = Instant::now();
         let full = greedy_without_cache(&lm, &p, a.new_tokens, never)?;
         rows.push(("mergesearch, no cache".into(), t0.elapsed().as_secs_f64()));

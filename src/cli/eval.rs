@@ -28,12 +28,17 @@ pub struct EvalArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Most padded tokens per forward pass (sequences × longest length); default: derived
+    /// from the model's shape and half the memory available when it is loaded.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batch_tokens: Option<u64>,
 }
 
 /// Runs `mergesearch eval`.
 pub fn run_eval(a: EvalArgs) -> Result<()> {
     use mergesearch_evals::{Direction, Split};
     mergesearch::runtime::set_threads(a.threads)?;
+    mergesearch::runtime::set_max_batch_tokens(a.max_batch_tokens.map(|n| n as usize));
     let target = mergesearch::eval::EvalTarget::open(
         &a.target,
         MergeOptions {

@@ -25,6 +25,11 @@ pub struct SearchArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Most padded tokens per forward pass (sequences × longest length); default: derived
+    /// from the model's shape and half the memory available when it is loaded
+    /// (per candidate: with `--parallel`, each takes its own).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batch_tokens: Option<u64>,
     /// Candidates evaluated at once (each holds its own lazy candidate in memory).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallel: u64,
@@ -99,6 +104,7 @@ impl Observer for Progress {
 /// Runs (or resumes) a study, validates its front on the held-out split and prints it.
 pub fn run_search(a: SearchArgs) -> Result<()> {
     mergesearch::runtime::set_threads(a.threads)?;
+    mergesearch::runtime::set_max_batch_tokens(a.max_batch_tokens.map(|n| n as usize));
     let cfg = StudyConfig::load(&a.study)?;
     let dir = a
         .out

@@ -17,12 +17,18 @@ use crate::models::{ForwardMode, LlamaConfig, Model};
 pub struct LlamaLm {
     model: Model,
     vocab_size: usize,
+    max_batch_tokens: usize,
 }
 
 impl LlamaLm {
-    /// Wraps a built model whose config has `vocab_size` tokens.
-    pub fn new(model: Model, vocab_size: usize) -> Self {
-        Self { model, vocab_size }
+    /// Wraps a built model of config `cfg`; its batches are sized by
+    /// [`super::budget::max_batch_tokens`].
+    pub fn new(model: Model, cfg: &LlamaConfig) -> Self {
+        Self {
+            model,
+            vocab_size: cfg.vocab_size,
+            max_batch_tokens: super::budget::max_batch_tokens(cfg),
+        }
     }
 
     /// Loads an HF checkpoint directory (`config.json` + safetensors).
@@ -31,7 +37,7 @@ impl LlamaLm {
         let vb = disk_var_builder(dir)?;
         let model = Model::load(&cfg, vb, ForwardMode::Fast)
             .map_err(|e| Error::model(dir.display().to_string(), e))?;
-        Ok(Self::new(model, cfg.vocab_size))
+        Ok(Self::new(model, &cfg))
     }
 
     /// Builds the model of a lazy merge candidate: its config is the one `mergesearch merge`
@@ -41,7 +47,7 @@ impl LlamaLm {
         let what = format!("candidate ({})", candidate.plan().method.name);
         let model = Model::load(&cfg, candidate.var_builder(), ForwardMode::Fast)
             .map_err(|e| Error::model(what, e))?;
-        Ok(Self::new(model, cfg.vocab_size))
+        Ok(Self::new(model, &cfg))
     }
 
     /// The wrapped model.
@@ -67,19 +73,29 @@ impl LlamaLm {
         }
         let ids = Tensor::from_vec(ids, (batch.len(), t), &Device::Cpu)?;
         let mask = Tensor::from_vec(mask, (batch.len(), t), &Device::Cpu)?;
-        let logits: Vec<f32> = self.model.forward(&ids, &mask)?.flatten_all()?.to_vec1()?;
-        let row = t * self.vocab_size;
-        Ok(batch
+        let logits = self.model.forward(&ids, &mask)?;
+        // Each sequence's rows copied out once (no intermediate copy of the whole batch).
+        batch
             .iter()
             .enumerate()
-            .map(|(b, seq)| logits[b * row..b * row + seq.len() * self.vocab_size].to_vec())
-            .collect())
+            .map(|(b, seq)| {
+                logits
+                    .get(b)?
+                    .narrow(0, 0, seq.len())?
+                    .flatten_all()?
+                    .to_vec1()
+            })
+            .collect()
     }
 }
 
 impl CausalLm for LlamaLm {
     fn vocab_size(&self) -> usize {
         self.vocab_size
+    }
+
+    fn max_batch_tokens(&self) -> usize {
+        self.max_batch_tokens
     }
 
     fn logits(&self, batch: &[Vec<u32>]) -> std::result::Result<Vec<Vec<f32>>, EvalError> {

@@ -4,6 +4,7 @@
 //! ([`HfTokenizer`]), and scoring a suite on a directory or a lazily merged config
 //! ([`EvalTarget`]).
 
+pub mod budget;
 mod lm;
 mod target;
 mod tokenizer;
