@@ -67,6 +67,8 @@ pub struct ForwardReport {
     pub max_abs_diff: f32,
     /// Plan + lazy candidate + model load (every tensor merged), when measured.
     pub lazy_build_s: Option<f64>,
+    /// Plan + `mergesearch merge` of the same recipe to a directory, when measured.
+    pub merge_to_disk_s: Option<f64>,
     /// One forward of the batch on the lazily merged model, when measured.
     pub lazy_forward_s: Option<f64>,
 }
@@ -204,19 +206,19 @@ pub fn forward_bench(
         hd.push(head_once()?);
     }
 
-    let (lazy_build_s, lazy_forward_s) = match fine_tune {
-        Some(ft) => match lazy_candidate(dir, ft, &ids, &mask) {
-            Ok((b, f)) => (Some(b), Some(f)),
+    let (lazy_build_s, merge_to_disk_s, lazy_forward_s) = match fine_tune {
+        Some(ft) => match lazy_candidate(dir, ft, &ids, &mask, repeats) {
+            Ok(l) => (Some(l.build_s), Some(l.merge_s), Some(l.forward_s)),
             Err(e) => {
                 eprintln!(
                     "warning: no lazy candidate of {} + {}: {e:#}",
                     dir.display(),
                     ft.display()
                 );
-                (None, None)
+                (None, None, None)
             }
         },
-        None => (None, None),
+        None => (None, None, None),
     };
     Ok(ForwardReport {
         batch,
@@ -226,6 +228,7 @@ pub fn forward_bench(
         full_head_s: median(hd),
         max_abs_diff,
         lazy_build_s,
+        merge_to_disk_s,
         lazy_forward_s,
     })
 }
@@ -249,27 +252,72 @@ fn their_config(path: &Path, seq: usize) -> Result<ct::Config> {
     Ok(raw.into_config(false))
 }
 
-/// Seconds to plan a task-arithmetic merge of `base` + `fine_tune` (weight 1), wrap it as a
-/// lazy candidate and load the model (which merges every tensor), and seconds of one forward.
+/// Median seconds of the lazy candidate's steps and of the same recipe merged to disk.
+struct LazyTimes {
+    /// Plan, wrap as a lazy candidate, load the model (merging every tensor).
+    build_s: f64,
+    /// Plan and `mergesearch merge` to a fresh directory (shards written, not synced).
+    merge_s: f64,
+    /// One forward of the batch on the lazily merged model.
+    forward_s: f64,
+}
+
+/// Times a task-arithmetic merge of `base` + `fine_tune` (weight 1) built as a lazy
+/// candidate and merged to disk, alternately, after one warm-up of each (so both read
+/// inputs from the page cache), `repeats` times; then one forward of the candidate.
 fn lazy_candidate(
     base: &Path,
     fine_tune: &Path,
     ids: &Tensor,
     mask: &Tensor,
-) -> Result<(f64, f64)> {
+    repeats: usize,
+) -> Result<LazyTimes> {
     let yaml = format!(
         "merge_method: task_arithmetic\nbase_model: {}\nmodels:\n  - model: {}\n    parameters: {{weight: 1.0}}\n",
         base.display(),
         fine_tune.display()
     );
     let label = Path::new("<bench forward>");
-    let t = Instant::now();
-    let plan = Plan::build(MergeConfig::from_yaml(&yaml, label)?, label)?;
-    let lm = LlamaLm::from_candidate(LazyCandidate::new(plan, MergeOptions::default()))?;
-    let build = t.elapsed().as_secs_f64();
+    let plan =
+        || -> Result<Plan> { Ok(Plan::build(MergeConfig::from_yaml(&yaml, label)?, label)?) };
+    let build = || -> Result<(f64, LlamaLm)> {
+        let t = Instant::now();
+        let lm = LlamaLm::from_candidate(LazyCandidate::new(plan()?, MergeOptions::default()))?;
+        Ok((t.elapsed().as_secs_f64(), lm))
+    };
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let to_disk = |k: usize| -> Result<f64> {
+        let out = tmp.path().join(format!("merged-{k}"));
+        let t = Instant::now();
+        crate::merge::run(
+            &plan()?,
+            &out,
+            &MergeOptions::default(),
+            u64::MAX,
+            |_, _, _| {},
+        )?;
+        let s = t.elapsed().as_secs_f64();
+        std::fs::remove_dir_all(&out).context("removing a benchmark merge")?;
+        Ok(s)
+    };
+    let (_, lm) = build()?;
+    drop(lm);
+    to_disk(0)?;
+    let (mut b, mut m) = (vec![], vec![]);
+    for k in 0..repeats {
+        let (s, lm) = build()?;
+        b.push(s);
+        drop(lm);
+        m.push(to_disk(k + 1)?);
+    }
+    let (_, lm) = build()?;
     let t = Instant::now();
     std::hint::black_box(lm.model().forward(ids, mask)?);
-    Ok((build, t.elapsed().as_secs_f64()))
+    Ok(LazyTimes {
+        build_s: median(b),
+        merge_s: median(m),
+        forward_s: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// Deterministic token ids `[batch, seq]` in `0..vocab`.
@@ -333,6 +381,12 @@ fn print_report(r: &ForwardReport, dir: &Path, fine_tune: Option<&Path>) {
             "| {:<46} | {:>9.4} |",
             "plan + load (merges every tensor)", b
         );
+        if let Some(m) = r.merge_to_disk_s {
+            println!(
+                "| {:<46} | {:>9.4} |",
+                "plan + `mergesearch merge` to disk (same recipe)", m
+            );
+        }
         println!("| {:<46} | {:>9.4} |", "one forward of the batch", f);
     }
 }
@@ -360,5 +414,6 @@ mod tests {
             r.max_abs_diff
         );
         assert!(r.lazy_build_s.is_some() && r.lazy_forward_s.is_some());
+        assert!(r.merge_to_disk_s.is_some());
     }
 }

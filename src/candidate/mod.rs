@@ -28,6 +28,9 @@ pub struct LazyCandidate {
     index: HashMap<String, usize>,
     /// Merged tensors (f32, CPU) by output name.
     cache: Mutex<HashMap<String, Tensor>>,
+    /// Kernel output in a narrower dtype than f32, reused from tensor to tensor (as the
+    /// merge engine reuses its buffers) so each merge does not fault in fresh pages.
+    scratch: Mutex<Vec<u8>>,
 }
 
 impl std::fmt::Debug for LazyCandidate {
@@ -49,6 +52,7 @@ impl LazyCandidate {
             opts,
             index,
             cache: Mutex::new(HashMap::new()),
+            scratch: Mutex::new(Vec::new()),
         }
     }
 
@@ -110,12 +114,31 @@ impl LazyCandidate {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Merges output tensor `i` into the f32 buffer that becomes the candle tensor: an f32
+    /// output is written there by the kernel directly; a narrower one goes through the
+    /// reused scratch buffer (rounded to its dtype, as `merge` writes it) and is widened in
+    /// parallel. No other copy is made.
     fn merge_one(&self, i: usize) -> Result<Tensor> {
         let job = &self.plan.jobs[i];
         let inputs = engine::job_inputs(&self.plan, job);
-        let mut bytes = vec![0u8; job.numel() * job.out_dtype.size()];
-        (self.plan.method.kernel)(job, &inputs, &self.opts, &mut bytes)?;
-        let values = merge::inputs::decode(job.out_dtype, &bytes);
+        let kernel = self.plan.method.kernel;
+        let mut values = vec![0f32; job.numel()];
+        if job.out_dtype == crate::checkpoint::DType::F32 {
+            kernel(
+                job,
+                &inputs,
+                &self.opts,
+                bytemuck::cast_slice_mut(&mut values),
+            )?;
+        } else {
+            let n = job.numel() * job.out_dtype.size();
+            let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+            if scratch.len() < n {
+                scratch.resize(n, 0);
+            }
+            kernel(job, &inputs, &self.opts, &mut scratch[..n])?;
+            merge::inputs::decode_to(job.out_dtype, &scratch[..n], &mut values);
+        }
         Tensor::from_vec(values, job.shape.as_slice(), &Device::Cpu)
             .map_err(|e| Error::merge(&job.name, e.to_string()))
     }

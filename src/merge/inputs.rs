@@ -241,6 +241,15 @@ pub fn encode(dtype: DType, values: &[f32]) -> Vec<u8> {
 /// Decodes `dtype` bytes into f32 (for reading merged outputs back).
 pub fn decode(dtype: DType, bytes: &[u8]) -> Vec<f32> {
     let mut out = vec![0f32; bytes.len() / dtype.size()];
-    decode_into(dtype, bytes, &mut out);
+    decode_to(dtype, bytes, &mut out);
     out
+}
+
+/// Decodes `dtype` bytes into `out` (one f32 per element), in parallel chunks.
+pub fn decode_to(dtype: DType, bytes: &[u8], out: &mut [f32]) {
+    let es = dtype.size();
+    debug_assert_eq!(bytes.len(), out.len() * es);
+    out.par_chunks_mut(CHUNK)
+        .zip(bytes.par_chunks(CHUNK * es))
+        .for_each(|(o, b)| decode_into(dtype, b, o));
 }
