@@ -36,6 +36,54 @@ pub struct BenchForwardArgs {
     /// Timed runs of each implementation (after one warm-up run each), interleaved.
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
+    /// The Python that runs transformers on the same checkpoint (skipped, saying so, when it
+    /// has no torch).
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+}
+
+/// The transformers side: reads `{dir, ids, repeats, threads}` as JSON on stdin, loads the
+/// checkpoint in f32, runs the forward once to warm up and `repeats` times timed, and prints
+/// the median seconds.
+const TRANSFORMERS: &str = r#"
+import json, sys, time
+import torch, transformers
+job = json.load(sys.stdin)
+torch.set_num_threads(job["threads"])
+model = transformers.AutoModelForCausalLM.from_pretrained(job["dir"], dtype=torch.float32).eval()
+ids = torch.tensor(job["ids"], dtype=torch.long)
+mask = torch.ones_like(ids)
+times = []
+with torch.no_grad():
+    model(input_ids=ids, attention_mask=mask)
+    for _ in range(job["repeats"]):
+        t0 = time.perf_counter()
+        out = model(input_ids=ids, attention_mask=mask)
+        times.append(time.perf_counter() - t0)
+assert list(out.logits.shape) == [len(job["ids"]), len(job["ids"][0]), model.config.vocab_size]
+print(json.dumps({"seconds": sorted(times)[len(times) // 2], "torch": torch.__version__, "transformers": transformers.__version__}))
+"#;
+
+/// transformers' full-logits forward of `ids` on the checkpoint in `dir` (median seconds)
+/// and its versions, at candle's thread count.
+fn transformers_forward(
+    python: &str,
+    dir: &Path,
+    ids: &Tensor,
+    repeats: usize,
+) -> Result<(f64, String)> {
+    let dir = dir
+        .canonicalize()
+        .with_context(|| dir.display().to_string())?;
+    let job = serde_json::json!({
+        "dir": dir, "ids": ids.to_vec2::<u32>()?, "repeats": repeats,
+        "threads": candle_core::utils::get_num_threads(),
+    });
+    let v = super::torch::run_json(python, TRANSFORMERS, &job)?;
+    let s = v["seconds"]
+        .as_f64()
+        .context("no seconds from the transformers run")?;
+    Ok((s, super::torch::versions(&v)))
 }
 
 /// The default synthetic model of `bench forward`.
@@ -65,6 +113,9 @@ pub struct ForwardReport {
     pub full_head_s: f64,
     /// Largest |ours − theirs| over the last-position logits of the warm-up run.
     pub max_abs_diff: f32,
+    /// transformers' full-logits forward (median seconds) and its versions, when a Python
+    /// with torch ran it.
+    pub transformers: Option<(f64, String)>,
     /// Plan + lazy candidate + model load (every tensor merged), when measured.
     pub lazy_build_s: Option<f64>,
     /// Plan + `mergesearch merge` of the same recipe to a directory, when measured.
@@ -100,7 +151,17 @@ pub fn run_forward_bench(a: BenchForwardArgs) -> Result<()> {
             (base, Some(ft))
         }
     };
-    let r = forward_bench(&dir, ft.as_deref(), a.batch, a.seq, a.repeats)?;
+    let mut r = forward_bench(&dir, ft.as_deref(), a.batch, a.seq, a.repeats)?;
+    let ids = token_ids(
+        a.batch,
+        a.seq,
+        LlamaConfig::from_file(&dir.join("config.json"))?.vocab_size,
+        &Device::Cpu,
+    )?;
+    match transformers_forward(&a.python, &dir, &ids, a.repeats) {
+        Ok(t) => r.transformers = Some(t),
+        Err(e) => eprintln!("transformers not timed: {e:#}"),
+    }
     print_report(&r, &dir, ft.as_deref());
     Ok(())
 }
@@ -227,6 +288,7 @@ pub fn forward_bench(
         theirs_s: median(th),
         full_head_s: median(hd),
         max_abs_diff,
+        transformers: None,
         lazy_build_s,
         merge_to_disk_s,
         lazy_forward_s,
@@ -358,6 +420,9 @@ fn print_report(r: &ForwardReport, dir: &Path, fine_tune: Option<&Path>) {
         );
     };
     row("ours (logits of every position)", r.ours_s);
+    if let Some((s, _)) = &r.transformers {
+        row("transformers (logits of every position)", *s);
+    }
     row("candle-transformers (logits of last position)", r.theirs_s);
     row(
         "theirs + LM head on every position",
@@ -368,6 +433,13 @@ fn print_report(r: &ForwardReport, dir: &Path, fine_tune: Option<&Path>) {
         tokens, r.full_head_s, r.max_abs_diff
     );
     println!("(candle-transformers' cache is built outside its timer: KV cache off, one per call)");
+    match &r.transformers {
+        Some((s, versions)) => println!(
+            "transformers: {versions}, same ids and threads; ours at {:.2}× its tokens/s",
+            s / r.ours_s
+        ),
+        None => println!("transformers: not timed (no Python with torch; --python)"),
+    }
     if let (Some(b), Some(f), Some(ft)) = (r.lazy_build_s, r.lazy_forward_s, fine_tune) {
         println!();
         println!(

@@ -6,9 +6,7 @@
 //! layers, 9 query / 3 key-value heads, intermediate 1536, vocab 49152, tied embeddings).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -122,31 +120,10 @@ fn run_transformers(
     prompts: &[Vec<u32>],
     threads: usize,
 ) -> Result<(f64, String)> {
-    let probe = Command::new(&a.python)
-        .args(["-c", "import torch, transformers"])
-        .stderr(Stdio::null())
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        anyhow::bail!("{} has no torch and transformers", a.python);
-    }
-    let mut child = Command::new(&a.python)
-        .args(["-c", TRANSFORMERS])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {}", a.python))?;
     let job = serde_json::json!({
         "config": config_json(), "prompts": prompts, "new_tokens": a.new_tokens, "threads": threads,
     });
-    child
-        .stdin
-        .take()
-        .context("stdin of the transformers run")?
-        .write_all(job.to_string().as_bytes())?;
-    let out = child.wait_with_output()?;
-    anyhow::ensure!(out.status.success(), "the transformers run failed");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .with_context(|| String::from_utf8_lossy(&out.stdout).into_owned())?;
+    let v = super::torch::run_json(&a.python, TRANSFORMERS, &job)?;
     let secs = v["seconds"]
         .as_f64()
         .context("no seconds from the transformers run")?;
@@ -156,10 +133,7 @@ fn run_transformers(
         v["new"],
         a.new_tokens
     );
-    Ok((
-        secs,
-        format!("torch {}, transformers {}", v["torch"], v["transformers"]).replace('"', ""),
-    ))
+    Ok((secs, super::torch::versions(&v)))
 }
 
 /// Runs the benchmark and prints the table.

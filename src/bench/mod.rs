@@ -26,6 +26,7 @@ pub mod ranks;
 pub mod searchers;
 pub mod study;
 pub mod synthetic;
+pub mod torch;
 
 pub use adamerging::{run_adamerging_bench, BenchAdaMergingArgs};
 pub use budget::{run_budget_bench, BenchBudgetArgs};
