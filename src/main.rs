@@ -5,6 +5,7 @@ use clap::Parser;
 mod cli;
 
 fn main() {
+    mergesearch::runtime::keep_freed_memory();
     let cli = cli::Cli::parse();
     if let Err(e) = cli::run(cli) {
         let chain: Vec<String> = e.chain().map(|c| paragraph(&c.to_string())).collect();
