@@ -8,6 +8,21 @@ use crate::error::{Error, Result};
 /// `--max-batch-tokens` (0: derived per model, see [`crate::eval::budget`]).
 static MAX_BATCH_TOKENS: AtomicUsize = AtomicUsize::new(0);
 
+/// Models evaluated at once (`search --parallel`), which share the memory a derived token
+/// budget is sized from.
+static CONCURRENT_MODELS: AtomicUsize = AtomicUsize::new(1);
+
+/// Says how many models will be evaluated at once, so that each derived token budget takes
+/// its share of the free memory rather than half of all of it.
+pub fn set_concurrent_models(n: usize) {
+    CONCURRENT_MODELS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The count set by [`set_concurrent_models`] (1 unless set).
+pub fn concurrent_models() -> usize {
+    CONCURRENT_MODELS.load(Ordering::Relaxed).max(1)
+}
+
 /// Sets the token budget of every forward pass the evaluation harnesses make (`None`:
 /// derived from each model's shape and the memory available).
 pub fn set_max_batch_tokens(n: Option<usize>) {

@@ -27,7 +27,7 @@ pub struct SearchArgs {
     pub threads: Option<usize>,
     /// Most padded tokens per forward pass (sequences × longest length); default: derived
     /// from the model's shape and half the memory available when it is loaded
-    /// (per candidate: with `--parallel`, each takes its own).
+    /// (with `--parallel N`, each candidate sizes its batches from 1/N of it).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_batch_tokens: Option<u64>,
     /// Candidates evaluated at once (each holds its own lazy candidate in memory).
@@ -105,6 +105,7 @@ impl Observer for Progress {
 pub fn run_search(a: SearchArgs) -> Result<()> {
     mergesearch::runtime::set_threads(a.threads)?;
     mergesearch::runtime::set_max_batch_tokens(a.max_batch_tokens.map(|n| n as usize));
+    mergesearch::runtime::set_concurrent_models(a.parallel as usize);
     let cfg = StudyConfig::load(&a.study)?;
     let dir = a
         .out

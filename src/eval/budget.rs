@@ -39,13 +39,15 @@ pub fn tokens_for_memory(cfg: &LlamaConfig, available: u64) -> usize {
 }
 
 /// The budget for `cfg`: `--max-batch-tokens` when given, else [`tokens_for_memory`] of
-/// the memory available now (Linux `MemAvailable`), else the evals crate's default.
+/// this model's share of the memory available now (Linux `MemAvailable` divided among the
+/// models evaluated at once, [`crate::runtime::concurrent_models`]), else the evals crate's
+/// default.
 pub fn max_batch_tokens(cfg: &LlamaConfig) -> usize {
     if let Some(n) = crate::runtime::max_batch_tokens() {
         return n;
     }
     match available_memory() {
-        Some(bytes) => tokens_for_memory(cfg, bytes),
+        Some(bytes) => tokens_for_memory(cfg, bytes / crate::runtime::concurrent_models() as u64),
         None => mergesearch_evals::DEFAULT_MAX_BATCH_TOKENS,
     }
 }
