@@ -151,17 +151,14 @@ pub fn run_forward_bench(a: BenchForwardArgs) -> Result<()> {
             (base, Some(ft))
         }
     };
-    let mut r = forward_bench(&dir, ft.as_deref(), a.batch, a.seq, a.repeats)?;
-    let ids = token_ids(
+    let r = forward_bench(
+        &dir,
+        ft.as_deref(),
         a.batch,
         a.seq,
-        LlamaConfig::from_file(&dir.join("config.json"))?.vocab_size,
-        &Device::Cpu,
+        a.repeats,
+        Some(&a.python),
     )?;
-    match transformers_forward(&a.python, &dir, &ids, a.repeats) {
-        Ok(t) => r.transformers = Some(t),
-        Err(e) => eprintln!("transformers not timed: {e:#}"),
-    }
     print_report(&r, &dir, ft.as_deref());
     Ok(())
 }
@@ -191,14 +188,16 @@ pub fn write_pair(
     Ok((base, ft))
 }
 
-/// Times both forwards on the checkpoint in `dir` (interleaved, one warm-up each) and, when
-/// `fine_tune` is given, a task-arithmetic lazy candidate of `dir` + `fine_tune`.
+/// Times both forwards on the checkpoint in `dir` (interleaved, one warm-up each), with
+/// `python` transformers' on the same ids, and, when `fine_tune` is given, a
+/// task-arithmetic lazy candidate of `dir` + `fine_tune`.
 pub fn forward_bench(
     dir: &Path,
     fine_tune: Option<&Path>,
     batch: usize,
     seq: usize,
     repeats: usize,
+    python: Option<&str>,
 ) -> Result<ForwardReport> {
     if batch == 0 || seq == 0 || repeats == 0 {
         bail!("--batch, --seq and --repeats must be positive");
@@ -267,6 +266,14 @@ pub fn forward_bench(
         hd.push(head_once()?);
     }
 
+    let transformers = match python.map(|py| transformers_forward(py, dir, &ids, repeats)) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            eprintln!("transformers not timed: {e:#}");
+            None
+        }
+        None => None,
+    };
     let (lazy_build_s, merge_to_disk_s, lazy_forward_s) = match fine_tune {
         Some(ft) => match lazy_candidate(dir, ft, &ids, &mask, repeats) {
             Ok(l) => (Some(l.build_s), Some(l.merge_s), Some(l.forward_s)),
@@ -288,7 +295,7 @@ pub fn forward_bench(
         theirs_s: median(th),
         full_head_s: median(hd),
         max_abs_diff,
-        transformers: None,
+        transformers,
         lazy_build_s,
         merge_to_disk_s,
         lazy_forward_s,
@@ -479,7 +486,7 @@ mod tests {
             layers: 2,
         };
         let (base, ft) = write_pair(tmp.path(), &shape, (4, 2)).unwrap();
-        let r = forward_bench(&base, Some(&ft), 2, 8, 1).unwrap();
+        let r = forward_bench(&base, Some(&ft), 2, 8, 1, None).unwrap();
         assert!(
             r.max_abs_diff < 1e-4,
             "max |ours − theirs| = {}",

@@ -50,6 +50,20 @@ impl LlamaLm {
         Ok(Self::new(model, &cfg))
     }
 
+    /// An error naming the first of `seqs` (each called `what` and its index) holding a
+    /// token id outside the vocabulary.
+    fn check_ids(&self, seqs: &[Vec<u32>], what: &str) -> std::result::Result<(), EvalError> {
+        for (i, seq) in seqs.iter().enumerate() {
+            if let Some(&id) = seq.iter().find(|&&id| id as usize >= self.vocab_size) {
+                return Err(EvalError::Model(format!(
+                    "{what} {i}: token id {id} is outside the vocabulary of {}",
+                    self.vocab_size
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The wrapped model.
     pub fn model(&self) -> &Model {
         &self.model
@@ -99,14 +113,7 @@ impl CausalLm for LlamaLm {
     }
 
     fn logits(&self, batch: &[Vec<u32>]) -> std::result::Result<Vec<Vec<f32>>, EvalError> {
-        for (i, seq) in batch.iter().enumerate() {
-            if let Some(&id) = seq.iter().find(|&&id| id as usize >= self.vocab_size) {
-                return Err(EvalError::Model(format!(
-                    "sequence {i}: token id {id} is outside the vocabulary of {}",
-                    self.vocab_size
-                )));
-            }
-        }
+        self.check_ids(batch, "sequence")?;
         self.run(batch).map_err(|e| EvalError::Model(e.to_string()))
     }
 
@@ -117,14 +124,7 @@ impl CausalLm for LlamaLm {
         max_new_tokens: usize,
         stop: &mut dyn FnMut(usize, &[u32]) -> bool,
     ) -> std::result::Result<Vec<Vec<u32>>, EvalError> {
-        for (i, seq) in prompts.iter().enumerate() {
-            if let Some(&id) = seq.iter().find(|&&id| id as usize >= self.vocab_size) {
-                return Err(EvalError::Model(format!(
-                    "prompt {i}: token id {id} is outside the vocabulary of {}",
-                    self.vocab_size
-                )));
-            }
-        }
+        self.check_ids(prompts, "prompt")?;
         crate::models::generate::greedy(&self.model, prompts, max_new_tokens, stop)
             .map_err(|e| EvalError::Model(e.to_string()))
     }

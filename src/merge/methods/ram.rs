@@ -39,9 +39,7 @@ pub fn merge_plus(
     let eps = global(job, "epsilon")? as f32;
     let r = global(job, "r")? as f32;
     let alpha = global(job, "alpha")? as f32;
-    let base = base_of(job)?;
-    let mut which = vec![base];
-    which.extend(job.others());
+    let which = base_first(job)?;
     let n = which.len() - 1;
     // Per model: entries it shares with another model, and entries only it changes.
     let (shared, unique) = inputs.fold_chunks(
@@ -90,9 +88,7 @@ fn merge_with(
     eps: f32,
     lambdas: Option<Vec<f32>>,
 ) -> Result<()> {
-    let base = base_of(job)?;
-    let mut which = vec![base];
-    which.extend(job.others());
+    let which = base_first(job)?;
     inputs.map_chunks(&which, job.out_dtype, dst, |_, ins, out| {
         for (i, o) in out.iter_mut().enumerate() {
             let b = ins[0][i];
@@ -110,4 +106,11 @@ fn merge_with(
         }
     });
     Ok(())
+}
+
+/// The job's inputs with the base first, then the other models in order.
+fn base_first(job: &TensorJob) -> Result<Vec<usize>> {
+    let mut which = vec![base_of(job)?];
+    which.extend(job.others());
+    Ok(which)
 }
