@@ -253,10 +253,11 @@ fn training_is_deterministic_per_seed() {
             seed: batch_seed,
         };
         let mut losses = Vec::new();
-        let (w, _) = train::train(&cfg, &init, &[(Task::Sort, 1.0)], &spec, |_, l| {
+        let w = train::train(&cfg, &init, &[(Task::Sort, 1.0)], &spec, None, |_, l| {
             losses.push(l)
         })
-        .unwrap();
+        .unwrap()
+        .weights;
         let mut names: Vec<&String> = w.keys().collect();
         names.sort();
         let flat: Vec<f32> = names

@@ -42,7 +42,9 @@ use crate::models::LlamaConfig;
 use train::TrainSpec;
 
 /// Bumped whenever training or data generation changes, so stale caches are rebuilt.
-const FORMAT_VERSION: u32 = 2;
+/// (Version 3: batches are run in chunks of at most 512 token positions, see
+/// [`train::MAX_TOKENS_PER_PRODUCT`].)
+const FORMAT_VERSION: u32 = 3;
 
 /// What `build` did for one model.
 #[derive(Debug, Clone)]
@@ -87,7 +89,11 @@ pub fn build(
     let cfg = LlamaConfig::from_json_str(&cfg_json.to_string(), Path::new("<zoo preset>"))?;
     let mut models = Vec::new();
 
-    let base_fp = fingerprint(preset, seed, "base", None);
+    let probe = numerics_probe(&cfg)?;
+    let base_fp = format!(
+        "{} numerics={probe}",
+        fingerprint(preset, seed, "base", None)
+    );
     let base_dir = out.join("base");
     let base = match cached_loss(&base_dir, &base_fp) {
         Some(loss) => {
@@ -112,7 +118,8 @@ pub fn build(
                 spec.steps,
                 Task::ALL.len()
             ));
-            let (w, loss) = train::train(&cfg, &init, &preset.base_mixture, &spec, |_, _| {})?;
+            let trained = train::train(&cfg, &init, &preset.base_mixture, &spec, None, |_, _| {})?;
+            let (w, loss) = (trained.weights, trained.final_loss);
             let seconds = t0.elapsed().as_secs_f64();
             write_model(&base_dir, &cfg_json, &w, &base_fp, loss)?;
             log(&format!("base: loss {loss:.3} in {seconds:.1} s"));
@@ -193,10 +200,13 @@ fn finetune(
         seed: mix(seed, &format!("{name} batches")),
         ..preset.finetune
     };
+    let c = &preset.convergence;
     log(&format!(
-        "{name}: fine-tuning {} steps on {}",
-        spec.steps,
-        task.name()
+        "{name}: fine-tuning on {} until it answers {:.0}% of {} check prompts (at most {} steps)",
+        task.name(),
+        100.0 * c.target,
+        c.examples,
+        spec.steps
     ));
     let others = Task::ALL.len() as f64 - 1.0;
     let mixture: Vec<(Task, f64)> = Task::ALL
@@ -210,10 +220,21 @@ fn finetune(
             (t, share)
         })
         .collect();
-    let (w, loss) = train::train(cfg, base, &mixture, &spec, |_, _| {})?;
+    let trained = train::train(cfg, base, &mixture, &spec, Some((task, c)), |_, _| {})?;
     let seconds = t0.elapsed().as_secs_f64();
-    write_model(&dir, cfg_json, &w, &fp, loss)?;
-    log(&format!("{name}: loss {loss:.3} in {seconds:.1} s"));
+    let loss = trained.final_loss;
+    write_model(&dir, cfg_json, &trained.weights, &fp, loss)?;
+    let checked = trained.check_accuracy.unwrap_or(f64::NAN);
+    log(&format!(
+        "{name}: loss {loss:.3}, {} steps, check accuracy {checked:.3} in {seconds:.1} s",
+        trained.steps
+    ));
+    if checked < c.target {
+        log(&format!(
+            "{name}: warning: did not reach the check target {:.2} in {} steps",
+            c.target, spec.steps
+        ));
+    }
     Ok(BuiltModel {
         name,
         cached: false,
@@ -235,6 +256,38 @@ fn fingerprint(preset: &Preset, seed: u64, name: &str, parent: Option<&str>) -> 
         preset.fingerprint(),
         parent.unwrap_or("")
     )
+}
+
+/// A hash of the weights after two training steps of a small batch from seeded initial
+/// weights of the preset's shape. It changes whenever the numerics of training change (the
+/// model's forward pass, candle's kernels and backward pass, the optimizer), which the
+/// preset and the format version cannot see: a cached zoo trained by other numerics is then
+/// retrained instead of silently reused (a change to the rotary tables once left a stale
+/// test zoo passing here while a fresh one failed elsewhere).
+fn numerics_probe(cfg: &LlamaConfig) -> Result<String> {
+    let spec = TrainSpec {
+        steps: 2,
+        batch: 4,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        seed: 0,
+    };
+    let init = train::init_weights(cfg, 0)?;
+    let mixture: Vec<(Task, f64)> = Task::ALL.iter().map(|&t| (t, 1.0)).collect();
+    let weights = train::train(cfg, &init, &mixture, &spec, None, |_, _| {})?.weights;
+    let mut names: Vec<&String> = weights.keys().collect();
+    names.sort();
+    let mut h = crate::hash::fnv1a64(b"zoo numerics");
+    for name in names {
+        let values: Vec<f32> = weights[name]
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .map_err(|e| Error::model(name, e))?;
+        for v in values {
+            h = crate::hash::fnv1a64_extend(h, &v.to_bits().to_le_bytes());
+        }
+    }
+    Ok(format!("{h:016x}"))
 }
 
 /// The recorded final loss if `dir` holds a complete model with fingerprint `fp`.

@@ -1,7 +1,7 @@
 //! Zoo presets: model dimensions, training budgets and split sizes.
 
 use super::tasks::Task;
-use super::train::TrainSpec;
+use super::train::{Convergence, TrainSpec};
 use super::vocab::VOCAB_SIZE;
 
 /// Base pre-training shares: reversal is the slowest task to learn, counting the fastest.
@@ -11,6 +11,17 @@ const MIXTURE: [(Task, f64); 4] = [
     (Task::Sort, 1.0),
     (Task::Count, 0.2),
 ];
+
+/// Fine-tunes stop once they answer 98% of 100 check prompts, checked every 50 steps from
+/// step `min_steps` on.
+const fn convergence(min_steps: usize) -> Convergence {
+    Convergence {
+        min_steps,
+        every: 50,
+        examples: 100,
+        target: 0.98,
+    }
+}
 
 /// Everything that determines a zoo besides its seed.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +44,10 @@ pub struct Preset {
     /// difficulty; the shares leave the base partly competent on every task, so that each
     /// fine-tune has something to add.
     pub base_mixture: [(Task, f64); 4],
-    /// Fine-tuning of each task model from the base.
+    /// Fine-tuning of each task model from the base (`steps` is the most it may take).
     pub finetune: TrainSpec,
+    /// When a fine-tune stops: once it answers its task's check prompts.
+    pub convergence: Convergence,
     /// Share of a fine-tune's batches drawn from the other tasks (split evenly), as real
     /// fine-tuning mixes in general data: the task vector then mostly adds its task instead
     /// of also erasing the others, which is the regime model merging works in.
@@ -56,7 +69,9 @@ impl Preset {
             kv_heads: 2,
             intermediate: 176,
             base: TrainSpec {
-                steps: 500,
+                // Reversal is learned in a sudden jump (see `Convergence`); 500 steps let
+                // the base make it on some seeds, leaving its fine-tune nothing to add.
+                steps: 300,
                 batch: 64,
                 lr: 3e-3,
                 weight_decay: 0.0,
@@ -64,12 +79,13 @@ impl Preset {
             },
             base_mixture: MIXTURE,
             finetune: TrainSpec {
-                steps: 400,
+                steps: 1600,
                 batch: 64,
                 lr: 5e-4,
                 weight_decay: 0.0,
                 seed: 0,
             },
+            convergence: convergence(400),
             finetune_replay: 0.06,
             search_examples: 200,
             heldout_examples: 200,
@@ -94,12 +110,13 @@ impl Preset {
             },
             base_mixture: MIXTURE,
             finetune: TrainSpec {
-                steps: 300,
+                steps: 1500,
                 batch: 32,
                 lr: 2e-3,
                 weight_decay: 0.0,
                 seed: 0,
             },
+            convergence: convergence(300),
             finetune_replay: 0.06,
             search_examples: 48,
             heldout_examples: 48,

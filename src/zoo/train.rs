@@ -4,7 +4,16 @@
 //! batches are drawn from a second one, so the same seed gives the same bytes. The loss is
 //! the causal-LM loss of HF transformers with `labels = input_ids` (every next token, padding
 //! excluded), for pre-training and fine-tuning alike, so a fine-tune also lowers the
-//! perplexity of its task's text. AdamW with linear warmup and cosine decay.
+//! perplexity of its task's text. AdamW with linear warmup and cosine decay; fine-tunes stop
+//! once they answer their task (see [`Convergence`]).
+//!
+//! The bytes do not depend on the machine either, on any x86-64 CPU with AVX2 and FMA in
+//! the default build: candle's matrix products run gemm's AVX2 kernels there, whose
+//! summation order depends only on the shapes once the inner dimension stays within one
+//! cache block (see [`MAX_TOKENS_PER_PRODUCT`]); the other kernels are plain loops compiled
+//! for the baseline instruction set, and threads split outputs, never sums. The opt-in
+//! `avx512` build uses gemm's AVX-512 kernels, which sum some small products in another
+//! order, so its zoo differs in the last bits (and its numerics probe retrains a cached one).
 
 use std::collections::HashMap;
 
@@ -31,6 +40,40 @@ pub struct TrainSpec {
     pub weight_decay: f64,
     /// Seed of the batch stream.
     pub seed: u64,
+}
+
+/// When a fine-tune has learned its task. Tiny models learn some tasks in a sudden jump
+/// after a plateau whose length depends on the seed and on the last bits of the arithmetic
+/// (the reversal fine-tune learned its task after 300 steps with one seed and had not begun
+/// with another), so a fixed step count either wastes time or stops too early. Instead,
+/// every `every` steps the model answers `examples` prompts of its task (greedy, a seeded
+/// stream of its own, the same prompts at every check) and training stops once it answers
+/// at least `target` of them exactly (checks begin at `min_steps`), or after the spec's
+/// `steps` at the latest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Convergence {
+    /// Steps before the first check: a fine-tune that answers its check prompts after a few
+    /// dozen steps has barely moved from the base, and its task vector would be mostly noise.
+    pub min_steps: usize,
+    /// Steps between checks.
+    pub every: usize,
+    /// Check prompts.
+    pub examples: usize,
+    /// Exact-match accuracy on the check prompts at which training stops.
+    pub target: f64,
+}
+
+/// What [`train`] produced.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The final weights by tensor name.
+    pub weights: HashMap<String, Tensor>,
+    /// Mean loss over the last tenth of the steps run.
+    pub final_loss: f64,
+    /// Optimizer steps run (fewer than the spec's when the convergence check stopped it).
+    pub steps: usize,
+    /// Accuracy at the last convergence check, if there was one.
+    pub check_accuracy: Option<f64>,
 }
 
 /// Initial weights: norms at one, biases at zero, every matrix N(0, 0.02²) as HF's `initializer_range`,
@@ -120,12 +163,39 @@ fn draw_batch(
     })
 }
 
-/// Mean next-token NLL of `batch` under `model` (a scalar with gradients).
+/// The longest inner dimension a training matrix product may have. candle's CPU matmul is
+/// gemm, which splits the inner dimension `k` into blocks sized from the CPU's L1 cache, but
+/// never into blocks under 512 (gemm-common 0.19, `cache::kernel_params`: `auto_kc` is at
+/// least 512). A product with `k` ≤ 512 is therefore summed in one block, in the same order
+/// on every machine; a longer one is summed in machine-dependent blocks and rounds
+/// differently (an L1 of 48 KiB, 12-way, gives one block of 768 where 32 KiB, 8-way, gives
+/// two of 384). The weight gradients of a linear layer are products over the batch's tokens,
+/// so batches are cut into chunks of at most this many token positions.
+pub const MAX_TOKENS_PER_PRODUCT: usize = 512;
+
+/// Mean next-token NLL of `batch` under `model` (a scalar with gradients). The batch is run
+/// in row chunks of at most [`MAX_TOKENS_PER_PRODUCT`] positions, whose NLL sums are added
+/// in chunk order, so the gradients are the same bytes on every machine.
 fn batch_loss(model: &Model, batch: &Batch) -> candle_core::Result<Tensor> {
-    let logits = model.forward(&batch.ids, &batch.mask)?;
-    let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let nll = (logp * &batch.targets)?.sum(D::Minus1)?.neg()?;
-    (nll * &batch.weights)?.sum_all()? / batch.count
+    let (n, t) = batch.ids.dims2()?;
+    let rows = (MAX_TOKENS_PER_PRODUCT / t.max(1)).max(1);
+    let mut total: Option<Tensor> = None;
+    for start in (0..n).step_by(rows) {
+        let len = rows.min(n - start);
+        let ids = batch.ids.narrow(0, start, len)?;
+        let mask = batch.mask.narrow(0, start, len)?;
+        let logits = model.forward(&ids, &mask)?;
+        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let nll = (logp * batch.targets.narrow(0, start, len)?)?
+            .sum(D::Minus1)?
+            .neg()?;
+        let sum = (nll * batch.weights.narrow(0, start, len)?)?.sum_all()?;
+        total = Some(match total {
+            None => sum,
+            Some(t) => (t + sum)?,
+        });
+    }
+    total.map_or_else(|| Tensor::new(0f32, &Device::Cpu), Ok)? / batch.count
 }
 
 /// Learning rate at `step`: linear warmup over the first 5% of steps, then cosine decay to a
@@ -140,15 +210,16 @@ fn lr_at(spec: &TrainSpec, step: usize) -> f64 {
 }
 
 /// Trains a model with `cfg`'s dimensions, starting from `init`, on batches drawn from
-/// the weighted task `mixture`; returns the final weights and the mean loss of the last tenth of the steps.
-/// `progress(step, loss)` is called after every step.
+/// the weighted task `mixture`, for `spec.steps` steps or until `until`'s task is learned
+/// (see [`Convergence`]). `progress(step, loss)` is called after every step.
 pub fn train(
     cfg: &LlamaConfig,
     init: &HashMap<String, Tensor>,
     mixture: &[(Task, f64)],
     spec: &TrainSpec,
+    until: Option<(Task, &Convergence)>,
     mut progress: impl FnMut(usize, f64),
-) -> Result<(HashMap<String, Tensor>, f64)> {
+) -> Result<Trained> {
     let err = |e: candle_core::Error| Error::model("zoo training", e);
     let varmap = VarMap::new();
     {
@@ -172,8 +243,15 @@ pub fn train(
     };
     let mut opt = AdamW::new(varmap.all_vars(), params).map_err(err)?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let (mut tail_sum, mut tail_n) = (0.0, 0usize);
-    let tail_from = spec.steps - (spec.steps / 10).max(1);
+    let checks = until.map(|(task, c)| check_set(task, c, spec.seed));
+    let weights = || -> HashMap<String, Tensor> {
+        let data = varmap.data().lock().expect("training is single-threaded");
+        data.iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect()
+    };
+    let mut losses = Vec::with_capacity(spec.steps);
+    let mut check_accuracy = None;
     for step in 0..spec.steps {
         opt.set_learning_rate(lr_at(spec, step));
         let batch = draw_batch(mixture, spec.batch, &mut rng).map_err(err)?;
@@ -186,16 +264,123 @@ pub fn train(
                 format!("the loss became {l} at step {step}"),
             ));
         }
-        if step >= tail_from {
-            tail_sum += l;
-            tail_n += 1;
-        }
+        losses.push(l);
         progress(step, l);
+        if let (Some((_, c)), Some(set)) = (until, &checks) {
+            if step + 1 >= c.min_steps && (step + 1) % c.every == 0 {
+                let acc = set.accuracy(cfg, weights()).map_err(err)?;
+                check_accuracy = Some(acc);
+                if acc >= c.target {
+                    break;
+                }
+            }
+        }
     }
-    let data = varmap.data().lock().expect("training is single-threaded");
-    let weights = data
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
-    Ok((weights, tail_sum / tail_n.max(1) as f64))
+    let tail = (losses.len() / 10).max(1).min(losses.len().max(1));
+    let final_loss = losses.iter().rev().take(tail).sum::<f64>() / tail as f64;
+    Ok(Trained {
+        weights: weights(),
+        final_loss,
+        steps: losses.len(),
+        check_accuracy,
+    })
+}
+
+/// The prompts of a convergence check and their answers (token ids, end token included).
+struct CheckSet {
+    prompts: Vec<Vec<u32>>,
+    answers: Vec<Vec<u32>>,
+}
+
+/// Draws the check prompts of `task` from stream 1 of the batch seed (batches use stream 0).
+fn check_set(task: Task, c: &Convergence, seed: u64) -> CheckSet {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(1);
+    let eos = vocab::id(vocab::EOS);
+    let (prompts, answers) = (0..c.examples)
+        .map(|_| {
+            let ex = task.sample(&mut rng);
+            let mut answer = vocab::encode(&ex.answer);
+            answer.push(eos);
+            (vocab::encode(&ex.prompt), answer)
+        })
+        .unzip();
+    CheckSet { prompts, answers }
+}
+
+impl CheckSet {
+    /// Share of the prompts whose greedy continuation (up to the end token) is the answer.
+    fn accuracy(
+        &self,
+        cfg: &LlamaConfig,
+        weights: HashMap<String, Tensor>,
+    ) -> candle_core::Result<f64> {
+        let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
+        let model = Model::load(cfg, vb, ForwardMode::Fast)?;
+        let eos = vocab::id(vocab::EOS);
+        let longest = self.answers.iter().map(Vec::len).max().unwrap_or(0);
+        let out = crate::models::generate::greedy(&model, &self.prompts, longest, &mut |_, g| {
+            g.last() == Some(&eos)
+        })?;
+        let right = out
+            .iter()
+            .zip(&self.answers)
+            .filter(|(o, a)| o == a)
+            .count();
+        Ok(right as f64 / self.answers.len().max(1) as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch cut into chunks gives the loss of the whole batch at once: the mean NLL over
+    /// every real position, computed here one row at a time from the model's logits.
+    #[test]
+    fn chunked_loss_is_the_mean_over_the_whole_batch() {
+        let cfg_json = serde_json::json!({
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 16,
+            "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "num_key_value_heads": 1, "rms_norm_eps": 1e-5, "vocab_size": vocab::VOCAB_SIZE,
+        });
+        let cfg =
+            LlamaConfig::from_json_str(&cfg_json.to_string(), std::path::Path::new("t")).unwrap();
+        let weights = init_weights(&cfg, 3).unwrap();
+        let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
+        let model = Model::load(&cfg, vb, ForwardMode::Differentiable).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        // 100 sequences of up to 12 positions: more than 512 in all, so several chunks.
+        let batch = draw_batch(&[(Task::Reverse, 1.0), (Task::Add, 1.0)], 100, &mut rng).unwrap();
+        let (n, t) = batch.ids.dims2().unwrap();
+        assert!(n * t > 2 * MAX_TOKENS_PER_PRODUCT, "{n} x {t}");
+        let chunked = batch_loss(&model, &batch)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap() as f64;
+        let (mut nll, mut count) = (0.0f64, 0.0f64);
+        for row in 0..n {
+            let ids = batch.ids.narrow(0, row, 1).unwrap();
+            let logits = model
+                .forward(&ids, &batch.mask.narrow(0, row, 1).unwrap())
+                .unwrap();
+            let logp = candle_nn::ops::log_softmax(&logits, D::Minus1).unwrap();
+            let logp: Vec<Vec<f32>> = logp.squeeze(0).unwrap().to_vec2().unwrap();
+            let targets: Vec<Vec<f32>> = batch.targets.get(row).unwrap().to_vec2().unwrap();
+            let w: Vec<f32> = batch.weights.get(row).unwrap().to_vec1().unwrap();
+            for p in 0..t {
+                if w[p] > 0.0 {
+                    let target = targets[p].iter().position(|&x| x == 1.0).unwrap();
+                    nll -= logp[p][target] as f64;
+                    count += 1.0;
+                }
+            }
+        }
+        assert_eq!(count, batch.count);
+        let whole = nll / count;
+        assert!(
+            (chunked - whole).abs() < 1e-5 * whole,
+            "{chunked} vs {whole}"
+        );
+    }
 }
