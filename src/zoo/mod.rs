@@ -43,8 +43,9 @@ use train::TrainSpec;
 
 /// Bumped whenever training or data generation changes, so stale caches are rebuilt.
 /// (Version 3: batches are run in chunks of at most 512 token positions, see
-/// [`train::MAX_TOKENS_PER_PRODUCT`].)
-const FORMAT_VERSION: u32 = 3;
+/// [`train::MAX_TOKENS_PER_PRODUCT`], and fine-tunes train until they have learned their
+/// task; version 4: fine-tunes replay the other tasks in their pre-training proportions.)
+const FORMAT_VERSION: u32 = 4;
 
 /// What `build` did for one model.
 #[derive(Debug, Clone)]
@@ -208,18 +209,7 @@ fn finetune(
         c.examples,
         spec.steps
     ));
-    let others = Task::ALL.len() as f64 - 1.0;
-    let mixture: Vec<(Task, f64)> = Task::ALL
-        .iter()
-        .map(|&t| {
-            let share = if t == task {
-                1.0 - preset.finetune_replay
-            } else {
-                preset.finetune_replay / others
-            };
-            (t, share)
-        })
-        .collect();
+    let mixture = finetune_mixture(preset, task);
     let trained = train::train(cfg, base, &mixture, &spec, Some((task, c)), |_, _| {})?;
     let seconds = t0.elapsed().as_secs_f64();
     let loss = trained.final_loss;
@@ -241,6 +231,31 @@ fn finetune(
         seconds,
         final_loss: loss,
     })
+}
+
+/// The task shares of `task`'s fine-tuning batches: the task itself, and the replay split
+/// over the other tasks in their pre-training proportions, as real fine-tunes replay general
+/// data as it was. (Split evenly, the 0.2-share counting task was replayed 25 times more
+/// often than in pre-training, and every fine-tune learned to count.)
+fn finetune_mixture(preset: &Preset, task: Task) -> Vec<(Task, f64)> {
+    let others: f64 = preset
+        .base_mixture
+        .iter()
+        .filter(|(t, _)| *t != task)
+        .map(|(_, w)| w)
+        .sum();
+    preset
+        .base_mixture
+        .iter()
+        .map(|&(t, w)| {
+            let share = if t == task {
+                1.0 - preset.finetune_replay
+            } else {
+                preset.finetune_replay * w / others
+            };
+            (t, share)
+        })
+        .collect()
 }
 
 /// A stable 64-bit hash of a label under `seed` (FNV-1a over the label, then mixed).
