@@ -335,6 +335,59 @@ impl CheckSet {
 mod tests {
     use super::*;
 
+    /// The convergence check stops training at the first check that meets the target (a
+    /// target of 0 is met at `min_steps`), never before `min_steps`, and a target no model
+    /// can meet runs every step of the spec.
+    #[test]
+    fn convergence_stops_at_the_first_check_that_meets_the_target() {
+        let cfg_json = serde_json::json!({
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 16,
+            "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "num_key_value_heads": 1, "rms_norm_eps": 1e-5, "vocab_size": vocab::VOCAB_SIZE,
+        });
+        let cfg =
+            LlamaConfig::from_json_str(&cfg_json.to_string(), std::path::Path::new("t")).unwrap();
+        let init = init_weights(&cfg, 1).unwrap();
+        let spec = TrainSpec {
+            steps: 12,
+            batch: 4,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            seed: 2,
+        };
+        let run = |target: f64| {
+            let c = Convergence {
+                min_steps: 6,
+                every: 4,
+                examples: 8,
+                target,
+            };
+            let mut losses = Vec::new();
+            let until = Some((Task::Count, &c));
+            let t = train(&cfg, &init, &[(Task::Count, 1.0)], &spec, until, |_, l| {
+                losses.push(l)
+            })
+            .unwrap();
+            (t, losses)
+        };
+        // Checks at steps 8 and 12 (multiples of 4 from step 6 on).
+        let (met, met_losses) = run(0.0);
+        assert_eq!(met.steps, 8);
+        assert!(met.check_accuracy.is_some_and(|a| (0.0..=1.0).contains(&a)));
+        let (never, never_losses) = run(1.5);
+        assert_eq!(never.steps, 12);
+        assert!(never.check_accuracy.is_some());
+        let mut losses = Vec::new();
+        let unchecked = train(&cfg, &init, &[(Task::Count, 1.0)], &spec, None, |_, l| {
+            losses.push(l)
+        })
+        .unwrap();
+        assert_eq!((unchecked.steps, unchecked.check_accuracy), (12, None));
+        // Checks draw their prompts from a stream of their own and leave training as it is.
+        assert_eq!(never_losses, losses);
+        assert_eq!(met_losses[..], losses[..8]);
+    }
+
     /// A batch cut into chunks gives the loss of the whole batch at once: the mean NLL over
     /// every real position, computed here one row at a time from the model's logits.
     #[test]
