@@ -276,7 +276,7 @@ pub fn train(
             }
         }
     }
-    let tail = (losses.len() / 10).max(1).min(losses.len().max(1));
+    let tail = (losses.len() / 10).max(1);
     let final_loss = losses.iter().rev().take(tail).sum::<f64>() / tail as f64;
     Ok(Trained {
         weights: weights(),
@@ -335,18 +335,22 @@ impl CheckSet {
 mod tests {
     use super::*;
 
-    /// The convergence check stops training at the first check that meets the target (a
-    /// target of 0 is met at `min_steps`), never before `min_steps`, and a target no model
-    /// can meet runs every step of the spec.
-    #[test]
-    fn convergence_stops_at_the_first_check_that_meets_the_target() {
+    /// A one-layer llama small enough to train for a few steps in milliseconds.
+    fn tiny_config() -> LlamaConfig {
         let cfg_json = serde_json::json!({
             "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 16,
             "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
             "num_key_value_heads": 1, "rms_norm_eps": 1e-5, "vocab_size": vocab::VOCAB_SIZE,
         });
-        let cfg =
-            LlamaConfig::from_json_str(&cfg_json.to_string(), std::path::Path::new("t")).unwrap();
+        LlamaConfig::from_json_str(&cfg_json.to_string(), std::path::Path::new("t")).unwrap()
+    }
+
+    /// The convergence check stops training at the first check that meets the target (a
+    /// target of 0 is met at `min_steps`), never before `min_steps`, and a target no model
+    /// can meet runs every step of the spec.
+    #[test]
+    fn convergence_stops_at_the_first_check_that_meets_the_target() {
+        let cfg = tiny_config();
         let init = init_weights(&cfg, 1).unwrap();
         let spec = TrainSpec {
             steps: 12,
@@ -392,13 +396,7 @@ mod tests {
     /// every real position, computed here one row at a time from the model's logits.
     #[test]
     fn chunked_loss_is_the_mean_over_the_whole_batch() {
-        let cfg_json = serde_json::json!({
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 16,
-            "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-            "num_key_value_heads": 1, "rms_norm_eps": 1e-5, "vocab_size": vocab::VOCAB_SIZE,
-        });
-        let cfg =
-            LlamaConfig::from_json_str(&cfg_json.to_string(), std::path::Path::new("t")).unwrap();
+        let cfg = tiny_config();
         let weights = init_weights(&cfg, 3).unwrap();
         let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
         let model = Model::load(&cfg, vb, ForwardMode::Differentiable).unwrap();
